@@ -1,0 +1,7 @@
+"""fastem: Gaussian mixtures by EM on fused, parallel Numba kernels."""
+
+from .mixture import GaussianMixture, InvalidParameterError
+
+__version__ = "0.1.0"
+
+__all__ = ["GaussianMixture", "InvalidParameterError", "__version__"]

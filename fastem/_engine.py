@@ -1,0 +1,324 @@
+"""The EM engine: pure functions on arrays and chunks, no user-input validation.
+
+Vocabulary:
+    Params  the model: weights (K,), means (K, D), covariances and their precision
+            Cholesky factors in scikit-learn's shapes for the covariance type.
+    Stats   additive sufficient statistics of data under responsibilities, shifted
+            around per-component centres (see DESIGN.md): two Stats over two pieces of
+            data add up to the Stats of both.
+A pass feeds every chunk of a source through one kernel call and adds the Stats in
+chunk order; the M-step turns Stats into Params.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg
+
+from . import _kernels as K
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+FAMILY = {"full": K.FULL, "tied": K.TIED, "diag": K.DIAG, "spherical": K.DIAG}
+LOG_2PI = np.log(2.0 * np.pi)
+
+ILL_DEFINED_COVARIANCE = (
+    "Fitting the mixture model failed because some components have ill-defined "
+    "empirical covariance (for instance caused by singleton or collapsed samples). "
+    "Try to decrease the number of components, increase reg_covar, or scale the input data."
+)
+
+Chunks = Iterable[np.ndarray]
+
+
+def array_chunks(X: np.ndarray, chunk_size: int) -> Iterator[np.ndarray]:
+    """C-contiguous row chunks of X (n, D): views where X is C-contiguous, else copies
+    of at most chunk_size rows each."""
+    for start in range(0, X.shape[0], chunk_size):
+        yield np.ascontiguousarray(X[start : start + chunk_size])
+
+
+@dataclass
+class Params:
+    """A Gaussian mixture in scikit-learn's conventions for ``covariance_type``."""
+
+    covariance_type: str
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, D)
+    covariances: np.ndarray | None  # full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
+    precisions_cholesky: np.ndarray  # same shape as covariances; upper-triangular factors
+
+    @property
+    def precisions(self) -> np.ndarray:
+        P = self.precisions_cholesky
+        if self.covariance_type == "full":
+            return P @ np.swapaxes(P, 1, 2)
+        if self.covariance_type == "tied":
+            return P @ P.T
+        return P**2
+
+
+@dataclass
+class KernelParams:
+    """Params laid out for the kernels (see _kernels.drivers for the meaning)."""
+
+    family: int
+    loc: np.ndarray
+    center: np.ndarray
+    prec: np.ndarray
+    log_norm: np.ndarray
+    shift: np.ndarray  # (K, D): the centres the statistics are taken around
+
+    @classmethod
+    def from_params(cls, params: Params) -> KernelParams:
+        cov_type, P = params.covariance_type, params.precisions_cholesky
+        means = np.ascontiguousarray(params.means, dtype=np.float64)
+        n_components, n_features = means.shape
+        center = np.zeros(n_features)
+        loc, shift = means, means
+        if cov_type == "full":
+            prec = P
+            log_det = np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)
+        elif cov_type == "tied":
+            center = means.mean(axis=0)
+            loc = (means - center) @ P
+            shift = np.broadcast_to(center, means.shape)
+            prec = P[None]
+            log_det = np.full(n_components, np.log(np.diag(P)).sum())
+        elif cov_type == "diag":
+            prec = P[:, None, :]
+            log_det = np.log(P).sum(axis=1)
+        else:
+            prec = np.repeat(P[:, None, None], n_features, axis=2)
+            log_det = n_features * np.log(P)
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(params.weights)
+        log_norm = log_weights + log_det - 0.5 * n_features * LOG_2PI
+        return cls(
+            FAMILY[cov_type],
+            np.ascontiguousarray(loc, dtype=np.float64),
+            center,
+            np.ascontiguousarray(prec, dtype=np.float64),
+            np.ascontiguousarray(log_norm, dtype=np.float64),
+            np.array(shift, dtype=np.float64),
+        )
+
+
+@dataclass
+class Stats:
+    """Shifted sufficient statistics: s0 (K,) soft counts, s1 (K, D) sum r (x - shift_k),
+    s2 sum r (x - shift_k)(x - shift_k)^T (upper triangle; (K, D, D) full, (1, D, D) tied
+    summed over components, (K, 1, D) diagonal only), loglik sum w log p(x) under the
+    params of the pass, weight the total sample weight, n_rows the rows seen."""
+
+    shift: np.ndarray
+    s0: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    loglik: float = 0.0
+    weight: float = 0.0
+    n_rows: int = 0
+    chunks: int = field(default=0, compare=False)
+
+    @classmethod
+    def zeros(cls, covariance_type: str, shift: np.ndarray) -> Stats:
+        n_components, n_features = shift.shape
+        s2_shape = {
+            "full": (n_components, n_features, n_features),
+            "tied": (1, n_features, n_features),
+        }.get(covariance_type, (n_components, 1, n_features))
+        return cls(shift, np.zeros(n_components), np.zeros((n_components, n_features)), np.zeros(s2_shape))
+
+    def add_chunk_count(self, chunk: np.ndarray, weight: np.ndarray) -> None:
+        self.n_rows += chunk.shape[0]
+        self.weight += float(weight.sum()) if weight.size else float(chunk.shape[0])
+        self.chunks += 1
+
+
+def chunk_weights(sample_weight: np.ndarray | None, start: int, stop: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.empty(0)
+    return sample_weight[start:stop]
+
+
+def _raise_non_finite(chunk_index: int, start: int, what: str) -> None:
+    raise FloatingPointError(
+        f"the {what} became non-finite in chunk {chunk_index} (rows from {start}): "
+        "the data overflows float64 in the model's scale; rescale X or increase reg_covar"
+    )
+
+
+def em_pass(chunks: Chunks, params: Params, sample_weight: np.ndarray | None = None) -> Stats:
+    """One fused E-step and M-step accumulation over all chunks: Stats under params."""
+    kp = KernelParams.from_params(params)
+    stats = Stats.zeros(params.covariance_type, kp.shift)
+    start = 0
+    for index, chunk in enumerate(chunks):
+        stop = start + chunk.shape[0]
+        weight = chunk_weights(sample_weight, start, stop)
+        ll = K.em_accumulate(
+            chunk, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1, stats.s2
+        )
+        if not np.isfinite(ll):
+            _raise_non_finite(index, start, "log-likelihood")
+        stats.loglik += ll
+        stats.add_chunk_count(chunk, weight)
+        start = stop
+    return stats
+
+
+def resp_pass(
+    chunks: Chunks,
+    covariance_type: str,
+    center: np.ndarray,
+    resp_of: Callable[[int, np.ndarray], np.ndarray],
+    n_components: int,
+    sample_weight: np.ndarray | None = None,
+) -> Stats:
+    """Stats around the global centre (D,) under given responsibilities:
+    resp_of(start_row, chunk) -> (rows, K)."""
+    center = np.asarray(center, dtype=np.float64)
+    stats = Stats.zeros(covariance_type, np.tile(center, (n_components, 1)))
+    family = FAMILY[covariance_type]
+    start = 0
+    for chunk in chunks:
+        stop = start + chunk.shape[0]
+        weight = chunk_weights(sample_weight, start, stop)
+        resp = np.ascontiguousarray(resp_of(start, chunk), dtype=np.float64)
+        K.resp_accumulate(chunk, weight, family, resp, stats.shift, center, stats.s0, stats.s1, stats.s2)
+        stats.add_chunk_count(chunk, weight)
+        start = stop
+    return stats
+
+
+def _symmetric(upper: np.ndarray) -> np.ndarray:
+    """Full symmetric matrices (..., D, D) from their upper triangles."""
+    lower = np.tril(np.swapaxes(upper, -1, -2), -1)
+    return np.triu(upper) + lower
+
+
+def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Upper-triangular P with P P^T = inverse(covariance), as scikit-learn computes it."""
+    if covariance_type in ("full", "tied"):
+        stack = covariances if covariance_type == "full" else covariances[None]
+        n_features = stack.shape[-1]
+        out = np.empty_like(stack)
+        for k, cov in enumerate(stack):
+            try:
+                cov_chol = linalg.cholesky(cov, lower=True)
+            except linalg.LinAlgError:
+                raise ValueError(ILL_DEFINED_COVARIANCE) from None
+            out[k] = linalg.solve_triangular(cov_chol, np.eye(n_features), lower=True).T
+        return out if covariance_type == "full" else out[0]
+    if np.any(covariances <= 0.0) or not np.all(np.isfinite(covariances)):
+        raise ValueError(ILL_DEFINED_COVARIANCE)
+    return 1.0 / np.sqrt(covariances)
+
+
+def precision_cholesky_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Upper-triangular P with P P^T = precisions (reverse-order Cholesky)."""
+    if covariance_type == "full":
+        return np.stack([np.linalg.cholesky(p[::-1, ::-1])[::-1, ::-1] for p in precisions])
+    if covariance_type == "tied":
+        return np.linalg.cholesky(precisions[::-1, ::-1])[::-1, ::-1]
+    return np.sqrt(precisions)
+
+
+def covariances_from_precision_cholesky(P: np.ndarray, covariance_type: str) -> np.ndarray:
+    """The covariances whose precision Cholesky factors are P."""
+    if covariance_type == "full":
+        return np.stack([np.linalg.inv(p @ p.T) for p in P])
+    if covariance_type == "tied":
+        return np.linalg.inv(P @ P.T)
+    return 1.0 / P**2
+
+
+def m_step(
+    stats: Stats, covariance_type: str, reg_covar: float, eps: float, weights_over: float | None = None
+) -> Params:
+    """Params from Stats. eps (10 machine epsilons of the data type, as scikit-learn) keeps
+    empty components finite; weights are nk / sum(nk), or nk / weights_over if given."""
+    nk = stats.s0 + eps
+    delta = stats.s1 / nk[:, None]
+    means = stats.shift + delta
+    n_features = means.shape[1]
+    if covariance_type == "full":
+        scatter = _symmetric(stats.s2) / nk[:, None, None]
+        cov = scatter - delta[:, :, None] * delta[:, None, :]
+        cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "tied":
+        between = np.einsum("k,ki,kj->ij", nk, delta, delta)
+        cov = (_symmetric(stats.s2[0]) - between) / nk.sum()
+        cov.flat[:: n_features + 1] += reg_covar
+    else:
+        cov = stats.s2[:, 0, :] / nk[:, None] - delta**2 + reg_covar
+        if covariance_type == "spherical":
+            cov = cov.mean(axis=1)
+    weights = nk / (nk.sum() if weights_over is None else weights_over)
+    return Params(covariance_type, weights, means, cov, precision_cholesky(cov, covariance_type))
+
+
+def score_pass(
+    chunks: Chunks, params: Params, n_samples: int, with_resp: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """log p(x) (n,), labels (n,) and, if asked, responsibilities (n, K) for every row."""
+    kp = KernelParams.from_params(params)
+    n_components = kp.loc.shape[0]
+    log_density = np.empty(n_samples)
+    labels = np.empty(n_samples, dtype=np.int64)
+    resp = np.empty((n_samples, n_components)) if with_resp else None
+    no_resp = np.empty((0, n_components))
+    start = 0
+    for chunk in chunks:
+        stop = start + chunk.shape[0]
+        out_resp = resp[start:stop] if with_resp else no_resp
+        K.score(
+            chunk, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm,
+            log_density[start:stop], labels[start:stop], out_resp,
+        )
+        start = stop
+    return log_density, labels, resp
+
+
+@dataclass
+class EMResult:
+    params: Params
+    lower_bound: float
+    lower_bounds: list[float]
+    n_iter: int
+    converged: bool
+
+
+def run_em(
+    chunks_of: Callable[[], Chunks],
+    params: Params,
+    *,
+    tol: float,
+    max_iter: int,
+    reg_covar: float,
+    eps: float,
+    lower_bound: float = -np.inf,
+    sample_weight: np.ndarray | None = None,
+    on_iteration: Callable[[int, float, float], None] | None = None,
+) -> EMResult:
+    """EM from params until the mean log-likelihood changes by less than tol, in
+    scikit-learn's order: each iteration's lower bound is the mean log-likelihood of the
+    params before its M-step. chunks_of() starts a new pass over the data."""
+    lower_bounds: list[float] = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        previous = lower_bound
+        stats = em_pass(chunks_of(), params, sample_weight)
+        params = m_step(stats, params.covariance_type, reg_covar, eps)
+        lower_bound = stats.loglik / stats.weight
+        lower_bounds.append(lower_bound)
+        change = lower_bound - previous
+        if on_iteration is not None:
+            on_iteration(n_iter, lower_bound, change)
+        if abs(change) < tol:
+            converged = True
+            break
+    return EMResult(params, lower_bound, lower_bounds, n_iter, converged)

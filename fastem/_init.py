@@ -1,0 +1,160 @@
+"""Initial parameters, computed in passes over chunks like EM itself, never needing the
+whole data in one array: scikit-learn's four methods, with fastem's own k-means.
+
+Every method yields responsibilities chunk by chunk and takes the Stats under them
+(around the first chunk's mean), then an M-step whose weights are nk / total weight,
+as scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations seeded by
+k-means++; 'k-means++' and 'random_from_data' give each component one seed row;
+'random' draws uniform responsibilities from the same random stream as scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import _kernels as K
+from ._engine import Chunks, Params, chunk_weights, m_step, resp_pass
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+SEED_SAMPLE = 100_000  # rows k-means++ seeding looks at, drawn uniformly from the data
+LLOYD_MAX_ITER = 100
+LLOYD_TOL = 1e-4  # relative to the mean feature variance, as scikit-learn's KMeans
+
+
+def sample_rows(
+    chunks: Chunks, n_samples: int, size: int, rng: np.random.RandomState, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A uniform sample without replacement of min(size, n_samples) rows, in row order:
+    (row indices, rows as float64 (m, D), their sample weights (m,))."""
+    if n_samples <= size:
+        index = np.arange(n_samples)
+    else:
+        index = np.sort(rng.choice(n_samples, size=size, replace=False))
+    parts, start = [], 0
+    for chunk in chunks:
+        stop = start + chunk.shape[0]
+        lo, hi = np.searchsorted(index, [start, stop])
+        parts.append(np.asarray(chunk[index[lo:hi] - start], dtype=np.float64))
+        start = stop
+    weight = np.ones(index.size) if sample_weight is None else np.asarray(sample_weight[index], dtype=np.float64)
+    return index, np.concatenate(parts), weight
+
+
+def kmeans_plusplus(
+    rows: np.ndarray, n_clusters: int, rng: np.random.RandomState, weight: np.ndarray
+) -> np.ndarray:
+    """Greedy k-means++ seeding (Arthur and Vassilvitskii 2007, with 2 + log K local
+    trials as scikit-learn): indices into rows (m, D) of n_clusters seeds."""
+    centred = rows - np.average(rows, axis=0, weights=weight)  # distances lose no precision to offsets
+    sq_norms = np.einsum("ij,ij->i", centred, centred)
+
+    def sq_dist(i: np.ndarray) -> np.ndarray:  # (len(i), m)
+        return np.maximum(sq_norms[i][:, None] + sq_norms[None, :] - 2.0 * centred[i] @ centred.T, 0.0)
+
+    n_trials = 2 + int(np.log(n_clusters))
+    seeds = np.empty(n_clusters, dtype=np.int64)
+    seeds[0] = rng.choice(rows.shape[0], p=weight / weight.sum())
+    closest = sq_dist(seeds[:1])[0]
+    for c in range(1, n_clusters):
+        potential = closest * weight
+        total = potential.sum()
+        if total <= 0.0:  # every row sits on a seed already: take any row
+            seeds[c] = rng.randint(rows.shape[0])
+            continue
+        candidates = np.searchsorted(np.cumsum(potential), rng.uniform(size=n_trials) * total)
+        candidates = np.minimum(candidates, rows.shape[0] - 1)
+        trial = np.minimum(closest, sq_dist(candidates))
+        best = int(np.argmin(trial @ weight))
+        seeds[c] = candidates[best]
+        closest = trial[best]
+    return seeds
+
+
+def lloyd(
+    chunks_of: Callable[[], Chunks],
+    centers: np.ndarray,
+    sample_weight: np.ndarray | None,
+    tol: float,
+    max_iter: int = LLOYD_MAX_ITER,
+) -> np.ndarray:
+    """Lloyd iterations over all chunks from centers (K, D) until the summed squared
+    movement of the centres is at most tol (an empty cluster keeps its centre)."""
+    centers = np.array(centers, dtype=np.float64)
+    no_labels = np.empty(0, dtype=np.int64)
+    for _ in range(max_iter):
+        counts = np.zeros(centers.shape[0])
+        sums = np.zeros_like(centers)
+        start = 0
+        for chunk in chunks_of():
+            weight = chunk_weights(sample_weight, start, start + chunk.shape[0])
+            K.lloyd_accumulate(chunk, weight, centers, counts, sums, no_labels)
+            start += chunk.shape[0]
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1e-300)[:, None], 0.0)
+        centers += moved
+        if np.sum(moved**2) <= tol:
+            break
+    return centers
+
+
+def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
+    resp = np.zeros((labels.size, n_components))
+    resp[np.arange(labels.size), labels] = 1.0
+    return resp
+
+
+def _seed_resp(seeds: np.ndarray, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:
+    """Responsibilities that give component c the one row seeds[c]."""
+
+    def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
+        resp = np.zeros((chunk.shape[0], n_components))
+        inside = (seeds >= start) & (seeds < start + chunk.shape[0])
+        resp[seeds[inside] - start, np.flatnonzero(inside)] = 1.0
+        return resp
+
+    return resp_of
+
+
+def initial_params(
+    method: str,
+    chunks_of: Callable[[], Chunks],
+    *,
+    n_samples: int,
+    dtype: np.dtype,
+    n_components: int,
+    covariance_type: str,
+    reg_covar: float,
+    rng: np.random.RandomState,
+    sample_weight: np.ndarray | None = None,
+) -> Params:
+    """Params from one of INIT_METHODS, consuming rng as scikit-learn does where it can."""
+    center = np.asarray(next(iter(chunks_of())), dtype=np.float64).mean(axis=0)
+    if method == "random":
+
+        def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
+            resp = rng.uniform(size=(chunk.shape[0], n_components)).astype(dtype)
+            resp /= resp.sum(axis=1)[:, None]
+            return resp
+
+    elif method == "random_from_data":
+        resp_of = _seed_resp(rng.choice(n_samples, size=n_components, replace=False), n_components)
+    else:
+        index, rows, weight = sample_rows(chunks_of(), n_samples, SEED_SAMPLE, rng, sample_weight)
+        seeds = kmeans_plusplus(rows, n_components, rng, weight)
+        if method == "k-means++":
+            resp_of = _seed_resp(index[seeds], n_components)
+        else:
+            tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
+            centers = lloyd(chunks_of, rows[seeds], sample_weight, tol)
+            no_weight = np.empty(0)
+
+            def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
+                labels = np.empty(chunk.shape[0], dtype=np.int64)
+                counts, sums = np.zeros(n_components), np.zeros_like(centers)
+                K.lloyd_accumulate(chunk, no_weight, centers, counts, sums, labels)
+                return _one_hot(labels, n_components)
+
+    stats = resp_pass(chunks_of(), covariance_type, center, resp_of, n_components, sample_weight)
+    eps = 10 * np.finfo(dtype).eps
+    return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)

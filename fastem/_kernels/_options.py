@@ -1,0 +1,40 @@
+"""The one place that holds fastem's Numba options and the row-block partition.
+
+Every kernel is compiled with ``JIT`` (serial block functions) or ``PARALLEL_JIT``
+(drivers with a ``prange``). fastmath is on without ``nnan``/``ninf``: log-sum-exp
+needs ``-inf`` and NaN must propagate so that bad input is detected, not hidden.
+The on-disk cache is on unless the environment sets ``FASTEM_CACHE=0``.
+"""
+
+import os
+
+from numba import njit
+
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+CACHE = os.environ.get("FASTEM_CACHE", "1") != "0"
+
+JIT = {"cache": CACHE, "fastmath": FASTMATH, "nogil": True, "error_model": "numpy"}
+PARALLEL_JIT = {**JIT, "parallel": True}
+
+# Covariance families of the kernels. 'spherical' runs as DIAG with its one
+# precision per component repeated over the features.
+FULL = 0
+TIED = 1
+DIAG = 2
+
+MAX_GROUPS = 64  # row groups per call: the unit of parallel work, fixed by data size
+GROUP_BUDGET = 64 * 2**20  # bytes of per-group accumulators and scratch at most
+
+
+@njit(**JIT)
+def block_rows(n_features):
+    """Rows per block, so that one (n_features, block) float64 tile is about 128 KiB."""
+    return max(16, min(512, 16384 // max(n_features, 1)))
+
+
+@njit(**JIT)
+def n_groups(n_blocks, bytes_per_group):
+    """Number of row groups for ``n_blocks`` blocks: a function of the data shape only,
+    never of the thread count, so results are bitwise the same for any thread count."""
+    cap = max(1, GROUP_BUDGET // max(bytes_per_group, 1))
+    return max(1, min(n_blocks, MAX_GROUPS, cap))

@@ -1,0 +1,209 @@
+"""Parallel drivers: a ``prange`` over row groups, each group running the block
+functions over its own blocks into its own slot of a (n_groups, ...) buffer, then a
+serial reduction in group order. The partition depends on the data shape only, so
+the result is bitwise the same for any thread count.
+
+Arguments shared by the drivers (all float64 but X):
+    X        (n, D) float32 or float64, C-contiguous: the chunk
+    weight   (n,) sample weights, or (0,) for unit weights
+    family   FULL, TIED or DIAG (see _options)
+    loc      (K, D) component locations: the means (full, diag), P^T (mu_k - c) (tied)
+    center   (D,) the global shift c (tied; ignored otherwise)
+    prec     (K, D, D) full, (1, D, D) tied, (K, 1, D) diag: precision Cholesky factors
+    log_norm (K,) log weight_k + log det P_k - D log(2 pi) / 2
+Statistics (outputs, added to): s0 (K,), s1 (K, D), s2 shaped like prec.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups
+from .diag import diag_accumulate, diag_log_prob
+from .full import full_accumulate, full_log_prob
+from .tied import center_block, tied_accumulate, tied_log_prob
+
+
+@njit(**JIT)
+def load_block(X, weight, r0, nb, xT, wb):
+    """xT[:, :nb] = X[r0:r0+nb].T in float64; wb[:nb] = the rows' sample weights."""
+    n_features = X.shape[1]
+    for b in range(nb):
+        for d in range(n_features):
+            xT[d, b] = X[r0 + b, d]
+    if weight.shape[0] == 0:
+        for b in range(nb):
+            wb[b] = 1.0
+    else:
+        for b in range(nb):
+            wb[b] = weight[r0 + b]
+
+
+@njit(**JIT)
+def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, maha, logp):
+    """Weighted log-densities logp (K, B) of a loaded block (tied: centres xT in place)."""
+    if family == FULL:
+        full_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp)
+    elif family == TIED:
+        center_block(xT, nb, center)
+        tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp)
+    else:
+        diag_log_prob(xT, nb, loc, prec, log_norm, maha, logp)
+
+
+@njit(**JIT)
+def normalize_block(logp, nb, lse):
+    """lse[b] = log sum_k exp(logp[k, b]), by the max-shifted log-sum-exp."""
+    n_components = logp.shape[0]
+    for b in range(nb):
+        lse[b] = logp[0, b]
+    for k in range(1, n_components):
+        for b in range(nb):
+            lse[b] = max(lse[b], logp[k, b])
+    for b in range(nb):
+        top = lse[b]
+        total = 0.0
+        if top == -np.inf:  # no component gives the row any density
+            lse[b] = -np.inf
+            continue
+        for k in range(n_components):
+            total += math.exp(logp[k, b] - top)
+        lse[b] = top + math.log(total)
+
+
+@njit(**JIT)
+def accumulate_block(family, xT, nb, loc, resp, wb, work, wvec, s0, s1, s2):
+    """Adds the block's statistics under final weights resp (K, B)."""
+    if family == FULL:
+        full_accumulate(xT, nb, loc, resp, work, wvec, s0, s1, s2)
+    elif family == TIED:
+        tied_accumulate(xT, nb, resp, wb, wvec, s0, s1, s2)
+    else:
+        diag_accumulate(xT, nb, loc, resp, s0, s1, s2)
+
+
+@njit(**JIT)
+def _layout(X, n_components, s2_size):
+    n, n_features = X.shape
+    rows = block_rows(n_features)
+    n_blocks = (n + rows - 1) // rows
+    per_group = 8 * (s2_size + n_components * (n_features + 1) + (2 * n_features + n_components + 3) * rows)
+    return rows, n_blocks, n_groups(n_blocks, per_group)
+
+
+@njit(**PARALLEL_JIT)
+def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2):
+    """One fused E-step and M-step accumulation over a chunk. Returns sum_n w_n log p(x_n)."""
+    n, n_features = X.shape
+    n_components = loc.shape[0]
+    rows, n_blocks, groups = _layout(X, n_components, s2.size)
+    g_s0 = np.zeros((groups, n_components))
+    g_s1 = np.zeros((groups, n_components, n_features))
+    g_s2 = np.zeros((groups, s2.shape[0], s2.shape[1], s2.shape[2]))
+    g_ll = np.zeros(groups)
+    xT = np.empty((groups, n_features, rows))
+    work = np.empty((groups, n_features, rows))
+    logp = np.empty((groups, n_components, rows))
+    vec = np.empty((groups, 3, rows))
+    for g in prange(groups):
+        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+            r0 = blk * rows
+            nb = min(rows, n - r0)
+            wb, maha, lse = vec[g, 0], vec[g, 1], vec[g, 2]
+            load_block(X, weight, r0, nb, xT[g], wb)
+            log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], maha, logp[g])
+            normalize_block(logp[g], nb, lse)
+            ll = 0.0
+            for b in range(nb):
+                ll += wb[b] * lse[b]
+            g_ll[g] += ll
+            for k in range(n_components):
+                for b in range(nb):
+                    logp[g, k, b] = wb[b] * math.exp(logp[g, k, b] - lse[b])
+            accumulate_block(family, xT[g], nb, loc, logp[g], wb, work[g], maha, g_s0[g], g_s1[g], g_s2[g])
+    total = 0.0
+    for g in range(groups):
+        total += g_ll[g]
+        s0 += g_s0[g]
+        s1 += g_s1[g]
+        s2 += g_s2[g]
+    return total
+
+
+@njit(**PARALLEL_JIT)
+def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
+    """Statistics of a chunk under given responsibilities resp (n, K), around shift (K, D)
+    (full, diag) or center (D,) (tied)."""
+    n, n_features = X.shape
+    n_components = resp.shape[1]
+    rows, n_blocks, groups = _layout(X, n_components, s2.size)
+    g_s0 = np.zeros((groups, n_components))
+    g_s1 = np.zeros((groups, n_components, n_features))
+    g_s2 = np.zeros((groups, s2.shape[0], s2.shape[1], s2.shape[2]))
+    xT = np.empty((groups, n_features, rows))
+    work = np.empty((groups, n_features, rows))
+    r = np.empty((groups, n_components, rows))
+    vec = np.empty((groups, 2, rows))
+    for g in prange(groups):
+        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+            r0 = blk * rows
+            nb = min(rows, n - r0)
+            wb = vec[g, 0]
+            load_block(X, weight, r0, nb, xT[g], wb)
+            if family == TIED:
+                center_block(xT[g], nb, center)
+            for k in range(n_components):
+                for b in range(nb):
+                    r[g, k, b] = wb[b] * resp[r0 + b, k]
+            accumulate_block(family, xT[g], nb, shift, r[g], wb, work[g], vec[g, 1], g_s0[g], g_s1[g], g_s2[g])
+    for g in range(groups):
+        s0 += g_s0[g]
+        s1 += g_s1[g]
+        s2 += g_s2[g]
+
+
+@njit(**PARALLEL_JIT)
+def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):
+    """Per row: log_density (n,) = log p(x), labels (n,) = argmax_k p(k | x), and, when
+    resp has n rows, resp (n, K) = p(k | x). Pass resp of shape (0, K) to skip it."""
+    n, n_features = X.shape
+    n_components = loc.shape[0]
+    rows, n_blocks, groups = _layout(X, n_components, 0)
+    want_resp = resp.shape[0] == n
+    xT = np.empty((groups, n_features, rows))
+    work = np.empty((groups, n_features, rows))
+    logp = np.empty((groups, n_components, rows))
+    vec = np.empty((groups, 3, rows))
+    for g in prange(groups):
+        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+            r0 = blk * rows
+            nb = min(rows, n - r0)
+            lse = vec[g, 2]
+            load_block(X, X[:0, 0], r0, nb, xT[g], vec[g, 0])
+            log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], vec[g, 1], logp[g])
+            normalize_block(logp[g], nb, lse)
+            for b in range(nb):
+                best = 0
+                for k in range(1, n_components):
+                    if logp[g, k, b] > logp[g, best, b]:
+                        best = k
+                labels[r0 + b] = best
+                log_density[r0 + b] = lse[b]
+            if want_resp:
+                for b in range(nb):
+                    for k in range(n_components):
+                        resp[r0 + b, k] = math.exp(logp[g, k, b] - lse[b])
+
+
+@njit(**JIT)
+def first_nonfinite(X):
+    """Index of the first row of X (n, D) holding NaN or +-inf, or -1."""
+    n, n_features = X.shape
+    for i in range(n):
+        total = 0.0
+        for d in range(n_features):
+            total += X[i, d] * 0.0
+        if total != 0.0:  # x * 0 is NaN exactly when x is NaN or inf
+            return i
+    return -1

@@ -1,0 +1,71 @@
+"""Lloyd's k-means step, fused and parallel like the EM drivers: one pass over a chunk
+assigns each row to its nearest centre and adds the shifted sums of each cluster."""
+
+import numpy as np
+from numba import njit, prange
+
+from ._options import JIT, PARALLEL_JIT, block_rows, n_groups
+from .drivers import load_block
+
+
+@njit(**JIT)
+def nearest_block(xT, nb, centers, dist, best, best_dist):
+    """best[b] = argmin_k ||x_b - c_k||^2 and best_dist[b] its value; dist (B,) scratch."""
+    n_features = xT.shape[0]
+    for b in range(nb):
+        best[b] = 0
+        best_dist[b] = np.inf
+    for k in range(centers.shape[0]):
+        for b in range(nb):
+            dist[b] = 0.0
+        for d in range(n_features):
+            c = centers[k, d]
+            for b in range(nb):
+                t = xT[d, b] - c
+                dist[b] += t * t
+        for b in range(nb):
+            if dist[b] < best_dist[b]:
+                best_dist[b] = dist[b]
+                best[b] = k
+
+
+@njit(**PARALLEL_JIT)
+def lloyd_accumulate(X, weight, centers, counts, sums, labels):
+    """Adds counts[k] += sum w and sums[k] += sum w (x - c_k) over the rows nearest to
+    centre k; writes labels (n,) when it has n rows. Returns the weighted inertia."""
+    n, n_features = X.shape
+    n_clusters = centers.shape[0]
+    rows = block_rows(n_features)
+    n_blocks = (n + rows - 1) // rows
+    groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + (n_features + 4) * rows))
+    g_counts = np.zeros((groups, n_clusters))
+    g_sums = np.zeros((groups, n_clusters, n_features))
+    g_inertia = np.zeros(groups)
+    xT = np.empty((groups, n_features, rows))
+    vec = np.empty((groups, 3, rows))
+    best = np.empty((groups, rows), dtype=np.int64)
+    want_labels = labels.shape[0] == n
+    for g in prange(groups):
+        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+            r0 = blk * rows
+            nb = min(rows, n - r0)
+            wb = vec[g, 0]
+            load_block(X, weight, r0, nb, xT[g], wb)
+            nearest_block(xT[g], nb, centers, vec[g, 1], best[g], vec[g, 2])
+            inertia = 0.0
+            for b in range(nb):
+                k = best[g, b]
+                w = wb[b]
+                inertia += w * vec[g, 2, b]
+                g_counts[g, k] += w
+                for d in range(n_features):
+                    g_sums[g, k, d] += w * (xT[g, d, b] - centers[k, d])
+                if want_labels:
+                    labels[r0 + b] = k
+            g_inertia[g] += inertia
+    total = 0.0
+    for g in range(groups):
+        total += g_inertia[g]
+        counts += g_counts[g]
+        sums += g_sums[g]
+    return total

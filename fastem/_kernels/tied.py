@@ -1,0 +1,71 @@
+"""Block functions for a tied covariance: one precision Cholesky factor shared by all
+components. Rows are shifted by a global centre c (``center_block``) before use, so
+data far from the origin keeps its precision; the kernels then work in whitened
+coordinates z = P^T (x - c), where component k sits at loc_k = P^T (mu_k - c).
+"""
+
+from numba import njit
+
+from ._options import JIT
+
+
+@njit(**JIT)
+def center_block(xT, nb, center):
+    """xT[:, :nb] -= center[:, None] in place."""
+    for d in range(xT.shape[0]):
+        c = center[d]
+        for b in range(nb):
+            xT[d, b] -= c
+
+
+@njit(**JIT)
+def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
+    """logp[k, b] = log_norm[k] - ||z_b - loc_k||^2 / 2 with z = P^T x for centred xT.
+
+    prec: (1, D, D) upper-triangular Cholesky factor; work: (D, B) receives z.
+    """
+    n_features = xT.shape[0]
+    for j in range(n_features):
+        p = prec[0, j, j]
+        for b in range(nb):
+            work[j, b] = p * xT[j, b]
+        for i in range(j):
+            p = prec[0, i, j]
+            for b in range(nb):
+                work[j, b] += p * xT[i, b]
+    for k in range(loc.shape[0]):
+        for b in range(nb):
+            maha[b] = 0.0
+        for d in range(n_features):
+            m = loc[k, d]
+            for b in range(nb):
+                t = work[d, b] - m
+                maha[b] += t * t
+        c = log_norm[k]
+        for b in range(nb):
+            logp[k, b] = c - 0.5 * maha[b]
+
+
+@njit(**JIT)
+def tied_accumulate(xT, nb, resp, weight, wvec, s0, s1, s2):
+    """For centred xT: s0[k] += sum r, s1[k] += sum r x, and the one shared
+    s2[0] (upper triangle) += sum w x x^T, with weight (B,) the rows' sample weights."""
+    n_features = xT.shape[0]
+    for k in range(resp.shape[0]):
+        total = 0.0
+        for b in range(nb):
+            total += resp[k, b]
+        s0[k] += total
+        for d in range(n_features):
+            acc = 0.0
+            for b in range(nb):
+                acc += resp[k, b] * xT[d, b]
+            s1[k, d] += acc
+    for i in range(n_features):
+        for b in range(nb):
+            wvec[b] = weight[b] * xT[i, b]
+        for j in range(i, n_features):
+            acc = 0.0
+            for b in range(nb):
+                acc += wvec[b] * xT[j, b]
+            s2[0, i, j] += acc

@@ -1,0 +1,460 @@
+"""fastem.GaussianMixture: a drop-in for sklearn.mixture.GaussianMixture on fused kernels."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _kernels as K
+from ._engine import (
+    COVARIANCE_TYPES,
+    EMResult,
+    Params,
+    array_chunks,
+    covariances_from_precision_cholesky,
+    precision_cholesky_from_precisions,
+    run_em,
+    score_pass,
+)
+from ._init import INIT_METHODS, initial_params
+from ._threads import threads
+
+CHUNK_BYTES = 16 * 2**20  # the automatic chunk_size holds about this many bytes of X
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter has a wrong type or value (raised by fit)."""
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# parameter -> (test, what it must be); checked by fit, as scikit-learn does
+_PARAMETERS = {
+    "n_components": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "covariance_type": (lambda v: v in COVARIANCE_TYPES, f"one of {COVARIANCE_TYPES}"),
+    "tol": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
+    "reg_covar": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
+    "max_iter": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
+    "n_init": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "init_params": (lambda v: v in INIT_METHODS, f"one of {INIT_METHODS}"),
+    "warm_start": (lambda v: isinstance(v, bool | np.bool_), "a bool"),
+    "verbose": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
+    "verbose_interval": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "n_jobs": (lambda v: v is None or (_is_int(v) and v != 0), "None or a nonzero int"),
+    "chunk_size": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an int >= 1"),
+}
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM on fused, parallel Numba kernels.
+
+    The same parameters, attributes and results as ``sklearn.mixture.GaussianMixture``
+    (from the same initialisation), plus ``sample_weight`` in ``fit``, ``n_jobs`` and
+    ``chunk_size``. Each EM iteration is one pass over the data in chunks: the kernel
+    computes log-densities, responsibilities and the shifted sufficient statistics of a
+    chunk at once, with no (n_samples, n_components) temporary.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the covariances: one full matrix per component, one shared full
+        matrix, one diagonal per component, or one variance per component.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood per sample changes by less than tol.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default=100
+        EM iterations at most (0 keeps the initial parameters).
+    n_init : int, default=1
+        Initialisations to run; the one with the highest final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How responsibilities are initialised. 'kmeans' uses fastem's own streaming
+        k-means (k-means++ seeding on a sample of at most 100,000 rows, then Lloyd
+        passes over all the data); the others follow scikit-learn, and 'random' and
+        'random_from_data' draw the same numbers from the same random_state.
+    weights_init : array-like of shape (K,), default=None
+    means_init : array-like of shape (K, D), default=None
+    precisions_init : array-like, default=None
+        User-provided initial weights, means and precisions (the inverse covariances:
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical).
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (then n_init is 1).
+    verbose : int, default=0
+        1 prints each initialisation and every verbose_interval iterations, 2 also the
+        time and log-likelihood change.
+    verbose_interval : int, default=10
+    n_jobs : int or None, default=None
+        Threads for the kernels: None or -1 all cores, -2 all but one. The fitted
+        model is bitwise the same for any value.
+    chunk_size : int or None, default=None
+        Rows per kernel call; None holds about 16 MiB of X per chunk. Chunks of a
+        C-contiguous float array are views; others are converted chunk by chunk.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+    means_ : ndarray of shape (K, D)
+    covariances_, precisions_, precisions_cholesky_ : ndarray
+        Shapes as precisions_init; ``precisions_cholesky_`` holds upper-triangular
+        factors P with P P^T = precision.
+    converged_ : bool
+    n_iter_ : int
+        Iterations of the best initialisation.
+    lower_bound_ : float
+        Mean (sample-weighted) log-likelihood of the data under the parameters of the
+        best run's last iteration.
+    lower_bounds_ : list of float
+        The lower bound after each iteration of the best run.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]], dtype=float)
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0]).round(6)
+    array([ 1., 10.])
+    >>> gm.predict([[0, 0], [12, 3]]).tolist() == [gm.predict([[1, 1]])[0], gm.predict([[10, 3]])[0]]
+    True
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_jobs=None,
+        chunk_size=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+
+    # ----------------------------------------------------------------- validation
+    def _check_params(self) -> None:
+        for name, (valid, what) in _PARAMETERS.items():
+            value = getattr(self, name)
+            if not valid(value):
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {type(self).__name__} must be {what}. Got {value!r} instead."
+                )
+
+    def _chunk_rows(self, X: np.ndarray) -> int:
+        if self.chunk_size is not None:
+            return int(self.chunk_size)
+        return max(1024, CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        """X as a float32/float64 array with no NaN or inf; names the first bad row."""
+        kind = getattr(getattr(X, "dtype", None), "kind", None)
+        if kind in ("U", "S", "O"):
+            try:
+                X = np.asarray(X, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"X must hold numbers; it holds {kind!r}-kind data that fails to convert: {exc}") from None
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=2 if reset else 1,
+        )
+        rows = self._chunk_rows(X)
+        for index, chunk in enumerate(array_chunks(X, rows)):
+            bad = K.first_nonfinite(chunk)
+            if bad >= 0:
+                row = index * rows + bad
+                column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
+                raise ValueError(f"Input X contains NaN or inf: row {row}, column {column} holds {chunk[bad, column]}.")
+        return X
+
+    def _check_sample_weight(self, sample_weight, n_samples: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n_samples,):
+            raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}.")
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        if bad.size:
+            raise ValueError(f"sample_weight must be finite and >= 0; row {bad[0]} holds {w[bad[0]]}.")
+        if not w.sum() > 0:
+            raise ValueError("sample_weight sums to zero: no row carries any weight.")
+        return w
+
+    def _check_initial(self, n_features: int):
+        """weights_init, means_init, precisions_init checked and converted (or None)."""
+        n, cov = self.n_components, self.covariance_type
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = np.array(self.weights_init, dtype=np.float64)
+            if weights.shape != (n,):
+                raise ValueError(f"The parameter 'weights' should have the shape of ({n},), but got {weights.shape}")
+            if not np.all((weights >= 0) & (weights <= 1)):
+                raise ValueError(
+                    "The parameter 'weights' should be in the range [0, 1], "
+                    f"but got max value {weights.max():.5f}, min value {weights.min():.5f}"
+                )
+            if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
+                raise ValueError(f"The parameter 'weights' should be normalized, but got sum(weights) = {weights.sum():.5f}")
+        if self.means_init is not None:
+            means = np.array(self.means_init, dtype=np.float64)
+            if means.shape != (n, n_features):
+                raise ValueError(f"The parameter 'means' should have the shape of {(n, n_features)}, but got {means.shape}")
+            if not np.all(np.isfinite(means)):
+                raise ValueError("The parameter 'means' holds NaN or inf.")
+        if self.precisions_init is not None:
+            precisions = np.array(self.precisions_init, dtype=np.float64)
+            shape = {"full": (n, n_features, n_features), "tied": (n_features, n_features), "diag": (n, n_features), "spherical": (n,)}[cov]
+            if precisions.shape != shape:
+                raise ValueError(f"The parameter '{cov} precision' should have the shape of {shape}, but got {precisions.shape}")
+            if cov in ("full", "tied"):
+                for p in precisions.reshape(-1, n_features, n_features):
+                    if not (np.allclose(p, p.T) and np.all(np.isfinite(p)) and np.all(np.linalg.eigvalsh(p) > 0.0)):
+                        raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
+            elif not np.all(precisions > 0.0) or not np.all(np.isfinite(precisions)):
+                raise ValueError(f"'{cov} precision' should be positive")
+        return weights, means, precisions
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM (n_init runs, the best kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 data stays float32; other numbers are converted to float64.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows (a row of weight 2 counts as two rows).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = self._check_X(X, reset=True)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        sample_weight = self._check_sample_weight(sample_weight, n_samples)
+        weights0, means0, precisions0 = self._check_initial(n_features)
+        rows = self._chunk_rows(X)
+
+        def chunks_of():
+            return array_chunks(X, rows)
+
+        eps = 10 * np.finfo(X.dtype).eps
+        rng = check_random_state(self.random_state)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        best: EMResult | None = None
+        with threads(self.n_jobs):
+            for init in range(self.n_init if do_init else 1):
+                self._say(1, f"Initialization {init}")
+                start = time.perf_counter()
+                if do_init:
+                    params = self._initial_params(chunks_of, X, rng, sample_weight, weights0, means0, precisions0)
+                    lower_bound = -np.inf
+                else:
+                    params, lower_bound = self._fitted_params(), self.lower_bound_
+                if self.max_iter == 0:
+                    result = EMResult(params, -np.inf, [], 0, False)
+                else:
+                    result = run_em(
+                        chunks_of,
+                        params,
+                        tol=self.tol,
+                        max_iter=self.max_iter,
+                        reg_covar=self.reg_covar,
+                        eps=eps,
+                        lower_bound=lower_bound,
+                        sample_weight=sample_weight,
+                        on_iteration=self._iteration_printer(),
+                    )
+                    state = "converged" if result.converged else "did not converge"
+                    self._say(1, f"Initialization {state}.", f" time lapse {time.perf_counter() - start:.5f}s\t lower bound {result.lower_bound:.5f}.")
+                if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+                    best = result
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self._set_params(best.params)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = best.lower_bounds
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """fit(X) then predict(X): the component label of each row, shape (n_samples,)."""
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    def _initial_params(self, chunks_of, X, rng, sample_weight, weights0, means0, precisions0) -> Params:
+        cov = self.covariance_type
+        if weights0 is None or means0 is None or precisions0 is None:
+            params = initial_params(
+                self.init_params,
+                chunks_of,
+                n_samples=X.shape[0],
+                dtype=X.dtype,
+                n_components=self.n_components,
+                covariance_type=cov,
+                reg_covar=self.reg_covar,
+                rng=rng,
+                sample_weight=sample_weight,
+            )
+        else:
+            params = None
+        weights = weights0 if weights0 is not None else params.weights
+        means = means0 if means0 is not None else params.means
+        if precisions0 is None:
+            return Params(cov, weights, means, params.covariances, params.precisions_cholesky)
+        P = precision_cholesky_from_precisions(precisions0, cov)
+        return Params(cov, weights, means, covariances_from_precision_cholesky(P, cov), P)
+
+    def _iteration_printer(self):
+        last = [time.perf_counter()]
+
+        def on_iteration(n_iter: int, lower_bound: float, change: float) -> None:
+            if n_iter % self.verbose_interval == 0:
+                now = time.perf_counter()
+                self._say(1, f"  Iteration {n_iter}", f"\t time lapse {now - last[0]:.5f}s\t ll change {change:.5f}")
+                last[0] = now
+
+        return on_iteration
+
+    def _say(self, level: int, message: str, detail: str = "") -> None:
+        if self.verbose >= 2:
+            print(message + detail)
+        elif self.verbose >= level:
+            print(message)
+
+    def _set_params(self, params: Params) -> None:
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = params.precisions
+
+    def _fitted_params(self) -> Params:
+        return Params(self.covariance_type, self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    # ----------------------------------------------------------------- using a model
+    def _score(self, X, with_resp: bool = False):
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        with threads(self.n_jobs):
+            return score_pass(array_chunks(X, self._chunk_rows(X)), self._fitted_params(), X.shape[0], with_resp)
+
+    def score_samples(self, X):
+        """Log-density log p(x) of each row, shape (n_samples,)."""
+        return self._score(X)[0]
+
+    def score(self, X, y=None):
+        """Mean log-density of the rows of X (higher is better)."""
+        return float(self.score_samples(X).mean())
+
+    def predict(self, X):
+        """Most probable component of each row, shape (n_samples,)."""
+        return self._score(X)[1]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n_samples, K)."""
+        return self._score(X, with_resp=True)[2]
+
+    def sample(self, n_samples=1):
+        """Draw n_samples rows from the fitted mixture (the same draws as scikit-learn).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,), the component of each row
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            parts = [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(self.means_, self.covariances_, counts)]
+        elif self.covariance_type == "tied":
+            parts = [rng.multivariate_normal(m, self.covariances_, int(s)) for m, s in zip(self.means_, counts)]
+        else:
+            parts = [
+                m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
+                for m, c, s in zip(self.means_, self.covariances_, counts)
+            ]
+        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
+        return np.vstack(parts), y
+
+    def _n_parameters(self) -> int:
+        """Free parameters of the model."""
+        _, n_features = self.means_.shape
+        cov_params = {
+            "full": self.n_components * n_features * (n_features + 1) / 2.0,
+            "diag": self.n_components * n_features,
+            "tied": n_features * (n_features + 1) / 2.0,
+            "spherical": self.n_components,
+        }[self.covariance_type]
+        return int(cov_params + n_features * self.n_components + self.n_components - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better)."""
+        n = len(X)
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better)."""
+        return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
