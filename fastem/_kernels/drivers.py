@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups
+from ._exp import exp_nonpositive
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob
 from .tied import center_block, tied_accumulate, tied_log_prob
@@ -29,8 +30,8 @@ from .tied import center_block, tied_accumulate, tied_log_prob
 def load_block(X, weight, r0, nb, xT, wb):
     """xT[:, :nb] = X[r0:r0+nb].T in float64; wb[:nb] = the rows' sample weights."""
     n_features = X.shape[1]
-    for b in range(nb):
-        for d in range(n_features):
+    for d in range(n_features):  # contiguous writes, strided reads: the faster order
+        for b in range(nb):
             xT[d, b] = X[r0 + b, d]
     if weight.shape[0] == 0:
         for b in range(nb):
@@ -53,23 +54,27 @@ def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, maha, logp
 
 
 @njit(**JIT)
-def normalize_block(logp, nb, lse):
-    """lse[b] = log sum_k exp(logp[k, b]), by the max-shifted log-sum-exp."""
+def normalize_block(logp, nb, top, total, bits):
+    """Max-shifted log-sum-exp: logp[k, b] <- exp(logp[k, b] - top[b]) with top[b] the
+    max over k, and total[b] = sum_k of those; so log p(x_b) = top[b] + log(total[b]).
+    A row no component gives any density ends with total 0 (log-density -inf)."""
     n_components = logp.shape[0]
     for b in range(nb):
-        lse[b] = logp[0, b]
+        top[b] = logp[0, b]
+        total[b] = 0.0
     for k in range(1, n_components):
         for b in range(nb):
-            lse[b] = max(lse[b], logp[k, b])
+            top[b] = max(top[b], logp[k, b])
     for b in range(nb):
-        top = lse[b]
-        total = 0.0
-        if top == -np.inf:  # no component gives the row any density
-            lse[b] = -np.inf
-            continue
-        for k in range(n_components):
-            total += math.exp(logp[k, b] - top)
-        lse[b] = top + math.log(total)
+        if top[b] == -np.inf:
+            top[b] = 0.0
+    for k in range(n_components):
+        row = logp[k]
+        for b in range(nb):
+            row[b] -= top[b]
+        exp_nonpositive(row, nb, row, bits)
+        for b in range(nb):
+            total[b] += row[b]
 
 
 @njit(**JIT)
@@ -88,7 +93,7 @@ def _layout(X, n_components, s2_size):
     n, n_features = X.shape
     rows = block_rows(n_features)
     n_blocks = (n + rows - 1) // rows
-    per_group = 8 * (s2_size + n_components * (n_features + 1) + (2 * n_features + n_components + 3) * rows)
+    per_group = 8 * (s2_size + n_components * (n_features + 1) + (2 * n_features + n_components + 5) * rows)
     return rows, n_blocks, n_groups(n_blocks, per_group)
 
 
@@ -105,22 +110,24 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2):
     xT = np.empty((groups, n_features, rows))
     work = np.empty((groups, n_features, rows))
     logp = np.empty((groups, n_components, rows))
-    vec = np.empty((groups, 3, rows))
+    vec = np.empty((groups, 4, rows))
+    bits = np.empty((groups, rows), dtype=np.int64)
     for g in prange(groups):
         for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
             r0 = blk * rows
             nb = min(rows, n - r0)
-            wb, maha, lse = vec[g, 0], vec[g, 1], vec[g, 2]
+            wb, maha, top, total = vec[g, 0], vec[g, 1], vec[g, 2], vec[g, 3]
             load_block(X, weight, r0, nb, xT[g], wb)
             log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], maha, logp[g])
-            normalize_block(logp[g], nb, lse)
+            normalize_block(logp[g], nb, top, total, bits[g])
             ll = 0.0
             for b in range(nb):
-                ll += wb[b] * lse[b]
+                ll += wb[b] * (top[b] + math.log(total[b]))
+                total[b] = wb[b] / total[b]  # now the factor turning exp(logp - top) into w r
             g_ll[g] += ll
             for k in range(n_components):
                 for b in range(nb):
-                    logp[g, k, b] = wb[b] * math.exp(logp[g, k, b] - lse[b])
+                    logp[g, k, b] *= total[b]
             accumulate_block(family, xT[g], nb, loc, logp[g], wb, work[g], maha, g_s0[g], g_s1[g], g_s2[g])
     total = 0.0
     for g in range(groups):
@@ -174,26 +181,28 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):
     xT = np.empty((groups, n_features, rows))
     work = np.empty((groups, n_features, rows))
     logp = np.empty((groups, n_components, rows))
-    vec = np.empty((groups, 3, rows))
+    vec = np.empty((groups, 4, rows))
+    bits = np.empty((groups, rows), dtype=np.int64)
     for g in prange(groups):
         for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
             r0 = blk * rows
             nb = min(rows, n - r0)
-            lse = vec[g, 2]
+            top, total = vec[g, 2], vec[g, 3]
             load_block(X, X[:0, 0], r0, nb, xT[g], vec[g, 0])
             log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], vec[g, 1], logp[g])
-            normalize_block(logp[g], nb, lse)
+            normalize_block(logp[g], nb, top, total, bits[g])
             for b in range(nb):
                 best = 0
                 for k in range(1, n_components):
                     if logp[g, k, b] > logp[g, best, b]:
                         best = k
                 labels[r0 + b] = best
-                log_density[r0 + b] = lse[b]
+                log_density[r0 + b] = top[b] + math.log(total[b])
             if want_resp:
                 for b in range(nb):
+                    inverse = 1.0 / total[b]
                     for k in range(n_components):
-                        resp[r0 + b, k] = math.exp(logp[g, k, b] - lse[b])
+                        resp[r0 + b, k] = logp[g, k, b] * inverse
 
 
 @njit(**JIT)

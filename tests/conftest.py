@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from fastem._engine import COVARIANCE_TYPES, Params, precision_cholesky
+
+
+def random_covariances(covariance_type, n_components, n_features, rng):
+    if covariance_type in ("full", "tied"):
+        count = n_components if covariance_type == "full" else 1
+        A = rng.normal(size=(count, n_features, n_features))
+        cov = A @ np.swapaxes(A, 1, 2) / n_features + 0.5 * np.eye(n_features)
+        return cov if covariance_type == "full" else cov[0]
+    if covariance_type == "diag":
+        return rng.uniform(0.5, 2.0, size=(n_components, n_features))
+    return rng.uniform(0.5, 2.0, size=n_components)
+
+
+def random_params(covariance_type, n_components, n_features, rng, offset=0.0):
+    """A valid random mixture in fastem's Params form."""
+    weights = rng.dirichlet(np.full(n_components, 2.0))
+    means = rng.normal(scale=2.0, size=(n_components, n_features)) + offset
+    cov = random_covariances(covariance_type, n_components, n_features, rng)
+    return Params(covariance_type, weights, means, cov, precision_cholesky(cov, covariance_type))
+
+
+def blobs(n, n_features, n_components, rng, spread=6.0, dtype=np.float64):
+    """n rows from well-separated Gaussian blobs."""
+    centers = rng.normal(scale=spread, size=(n_components, n_features))
+    labels = rng.integers(n_components, size=n)
+    scales = rng.uniform(0.5, 1.5, size=(n_components, n_features))
+    return (centers[labels] + scales[labels] * rng.standard_normal((n, n_features))).astype(dtype)
+
+
+@pytest.fixture(params=COVARIANCE_TYPES)
+def covariance_type(request):
+    return request.param
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

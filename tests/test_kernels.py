@@ -1,0 +1,177 @@
+"""Every kernel against the slow references in naive.py."""
+
+import inspect
+
+import numba
+import numpy as np
+import pytest
+from conftest import random_params
+
+import naive
+from fastem import _kernels
+from fastem._engine import KernelParams, Stats, _symmetric, array_chunks, em_pass, m_step, resp_pass, score_pass
+from fastem._kernels import _options
+
+# float32 data is read exactly into float64 arithmetic: the kernels' only loss is the
+# float64 rounding of their sums, so both dtypes meet a float64 tolerance against a
+# reference computed on the same (float32-valued) numbers.
+RTOL = 1e-9
+
+
+def full_s2(stats, covariance_type, n_features):
+    """Kernel s2 as (K, D, D) full matrices where the family keeps them."""
+    s2 = _symmetric(stats.s2) if stats.s2.shape[-1] == stats.s2.shape[-2] == n_features else stats.s2
+    return s2
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 1, 2), (1000, 3, 4), (777, 8, 5), (3000, 20, 3)])
+def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
+    n, n_features, n_components = shape
+    params = random_params(covariance_type, n_components, n_features, rng)
+    X = (rng.normal(scale=2.0, size=(n, n_features))).astype(dtype)
+    weight = rng.uniform(0.1, 2.0, size=n)
+    stats = em_pass(array_chunks(X, 256), params, weight)
+    log_density, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    assert stats.loglik == pytest.approx(float(weight @ log_density), rel=RTOL)
+    assert stats.weight == pytest.approx(weight.sum(), rel=1e-12)
+    s0, s1, s2 = naive.moments(X, resp, stats.shift, weight)
+    np.testing.assert_allclose(stats.s0, s0, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(stats.s1, s1, rtol=RTOL, atol=1e-9)
+    if covariance_type == "full":
+        np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL, atol=1e-9)
+    elif covariance_type == "tied":
+        c = stats.shift[0]
+        Xc = X.astype(np.float64) - c
+        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * weight) @ Xc, rtol=RTOL, atol=1e-9)
+    else:
+        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL, atol=1e-9)
+
+
+def test_m_step_matches_reference(covariance_type, rng):
+    X = rng.normal(size=(2000, 4)) * 3 + 1e3  # an offset: shifted statistics keep precision
+    params = random_params(covariance_type, 3, 4, rng, offset=1e3)
+    stats = em_pass(array_chunks(X, 500), params)
+    new = m_step(stats, covariance_type, reg_covar=1e-6, eps=0.0)
+    _, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    weights, means, cov = naive.m_step(X, resp, covariance_type, 1e-6)
+    np.testing.assert_allclose(new.weights, weights, rtol=1e-9)
+    np.testing.assert_allclose(new.means, means, rtol=1e-9)
+    np.testing.assert_allclose(new.covariances, cov, rtol=1e-7)
+
+
+def test_resp_pass_matches_reference(covariance_type, dtype, rng):
+    X = rng.normal(size=(1500, 5)).astype(dtype)
+    resp = rng.dirichlet(np.ones(3), size=1500)
+    weight = rng.uniform(0, 3, size=1500)
+    center = rng.normal(size=5)
+    stats = resp_pass(array_chunks(X, 400), covariance_type, center, lambda s, c: resp[s : s + len(c)], 3, weight)
+    s0, s1, s2 = naive.moments(X, resp, stats.shift, weight)
+    np.testing.assert_allclose(stats.s0, s0, rtol=RTOL)
+    np.testing.assert_allclose(stats.s1, s1, rtol=RTOL, atol=1e-9)
+    if covariance_type == "full":
+        np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL, atol=1e-9)
+    elif covariance_type == "tied":
+        Xc = X.astype(np.float64) - center
+        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * weight) @ Xc, rtol=RTOL, atol=1e-9)
+    else:
+        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL, atol=1e-9)
+
+
+def test_score_matches_reference(covariance_type, dtype, rng):
+    params = random_params(covariance_type, 4, 6, rng)
+    X = rng.normal(scale=2.0, size=(2500, 6)).astype(dtype)
+    log_density, labels, resp = score_pass(array_chunks(X, 1000), params, len(X), with_resp=True)
+    ref_density, ref_resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    np.testing.assert_allclose(log_density, ref_density, rtol=RTOL)
+    np.testing.assert_allclose(resp, ref_resp, rtol=1e-8, atol=1e-13)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+    clear = np.sort(ref_resp, axis=1)[:, -1] - np.sort(ref_resp, axis=1)[:, -2] > 1e-9
+    np.testing.assert_array_equal(labels[clear], ref_resp.argmax(axis=1)[clear])
+
+
+def test_lloyd_matches_reference(dtype, rng):
+    X = rng.normal(size=(3000, 5)).astype(dtype)
+    centers = rng.normal(size=(6, 5))
+    centers[5] = 100.0  # an empty cluster
+    weight = rng.uniform(0.5, 1.5, size=3000)
+    counts, sums = np.zeros(6), np.zeros((6, 5))
+    labels = np.empty(3000, dtype=np.int64)
+    inertia = _kernels.lloyd_accumulate(X, weight, centers, counts, sums, labels)
+    ref_labels, ref_counts, ref_new, ref_inertia = naive.lloyd_step(X, centers, weight)
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(counts, ref_counts, rtol=RTOL)
+    assert inertia == pytest.approx(ref_inertia, rel=RTOL)
+    moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1e-300)[:, None], 0.0)
+    np.testing.assert_allclose(centers + moved, ref_new, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_first_nonfinite(dtype, value):
+    X = np.ones((1000, 3), dtype=dtype)
+    assert _kernels.first_nonfinite(X) == -1
+    X[737, 2] = value
+    X[900, 0] = value
+    assert _kernels.first_nonfinite(X) == 737
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 1000, None])
+def test_chunked_equals_one_chunk(covariance_type, chunk_size, rng):
+    params = random_params(covariance_type, 3, 4, rng)
+    X = rng.normal(size=(2000, 4))
+    one = em_pass([X], params)
+    many = em_pass(array_chunks(X, chunk_size or len(X)), params)
+    assert many.loglik == pytest.approx(one.loglik, rel=1e-12)
+    for a, b in [(many.s0, one.s0), (many.s1, one.s1), (many.s2, one.s2)]:
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_thread_count_does_not_change_bits(covariance_type, rng):
+    params = random_params(covariance_type, 5, 7, rng)
+    X = rng.normal(size=(50_000, 7))
+    kp = KernelParams.from_params(params)
+    results = []
+    for n_threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        numba.set_num_threads(n_threads)
+        try:
+            stats = em_pass([X], params)
+            log_density, labels, resp = score_pass([X], params, len(X), with_resp=True)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        results.append((stats.loglik, stats.s0, stats.s1, stats.s2, log_density, labels, resp))
+    assert kp.loc.shape == (5, 7)
+    for other in results[1:]:
+        assert other[0] == results[0][0]
+        for a, b in zip(other[1:], results[0][1:]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_stats_zero_shapes(covariance_type):
+    stats = Stats.zeros(covariance_type, np.zeros((3, 4)))
+    expected = {"full": (3, 4, 4), "tied": (1, 4, 4), "diag": (3, 1, 4), "spherical": (3, 1, 4)}
+    assert stats.s2.shape == expected[covariance_type]
+
+
+def _kernel_dispatchers():
+    modules = [_options, _kernels.drivers, _kernels.full, _kernels.tied, _kernels.diag, _kernels.kmeans]
+    for module in modules:
+        for name, obj in inspect.getmembers(module):
+            if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == module.__name__:
+                yield f"{module.__name__}.{name}", obj
+
+
+def test_every_kernel_uses_the_shared_options():
+    found = dict(_kernel_dispatchers())
+    assert len(found) >= 16
+    for name, dispatcher in found.items():
+        options = dispatcher.targetoptions
+        assert options.get("fastmath") == _options.FASTMATH, name
+        cached = type(dispatcher._cache).__name__ != "NullCache"  # cache=True installs a FunctionCache
+        assert cached == _options.CACHE, name
+        assert "nnan" not in options["fastmath"] and "ninf" not in options["fastmath"], name
+    parallel = {name for name, d in found.items() if d.targetoptions.get("parallel")}
+    assert parallel == {
+        "fastem._kernels.drivers.em_accumulate",
+        "fastem._kernels.drivers.resp_accumulate",
+        "fastem._kernels.drivers.score",
+        "fastem._kernels.kmeans.lloyd_accumulate",
+    }
