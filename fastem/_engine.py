@@ -30,6 +30,11 @@ ILL_DEFINED_COVARIANCE = (
     "Try to decrease the number of components, increase reg_covar, or scale the input data."
 )
 
+NON_FINITE_COVARIANCE = (
+    "Fitting the mixture model failed because a covariance is not finite: the squared scale "
+    "of the data overflows float64 (values beyond about 1e150). Scale the input data."
+)
+
 Chunks = Iterable[np.ndarray]
 
 
@@ -201,6 +206,8 @@ def _symmetric(upper: np.ndarray) -> np.ndarray:
 
 def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
     """Upper-triangular P with P P^T = inverse(covariance), as scikit-learn computes it."""
+    if not np.all(np.isfinite(covariances)):
+        raise ValueError(NON_FINITE_COVARIANCE)
     if covariance_type in ("full", "tied"):
         stack = covariances if covariance_type == "full" else covariances[None]
         n_features = stack.shape[-1]
@@ -212,7 +219,7 @@ def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndar
                 raise ValueError(ILL_DEFINED_COVARIANCE) from None
             out[k] = linalg.solve_triangular(cov_chol, np.eye(n_features), lower=True).T
         return out if covariance_type == "full" else out[0]
-    if np.any(covariances <= 0.0) or not np.all(np.isfinite(covariances)):
+    if np.any(covariances <= 0.0):
         raise ValueError(ILL_DEFINED_COVARIANCE)
     return 1.0 / np.sqrt(covariances)
 

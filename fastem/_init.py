@@ -6,6 +6,9 @@ Every method yields responsibilities chunk by chunk and takes the Stats under th
 as scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations seeded by
 k-means++; 'k-means++' and 'random_from_data' give each component one seed row;
 'random' draws uniform responsibilities from the same random stream as scikit-learn.
+Seed-row methods give each component covariance reg_covar I; for 'tied' this differs
+from scikit-learn, whose tied estimate from seed rows, (X^T X - sum_k mu_k mu_k^T) / K,
+depends on the origin of the data.
 """
 
 from __future__ import annotations

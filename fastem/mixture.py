@@ -189,12 +189,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         """X as a float32/float64 array with no NaN or inf; names the first bad row."""
+        if isinstance(X, list | tuple):
+            X = np.asarray(X)
         kind = getattr(getattr(X, "dtype", None), "kind", None)
         if kind in ("U", "S", "O"):
             try:
                 X = np.asarray(X, dtype=np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"X must hold numbers; it holds {kind!r}-kind data that fails to convert: {exc}") from None
+                raise type(exc)(f"X must hold numbers; its {X.dtype} entries do not convert to float: {exc}") from None
         X = validate_data(
             self,
             X,
@@ -293,7 +295,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         best: EMResult | None = None
-        with threads(self.n_jobs):
+        # Overflow in the data's scale is reported by a clear error (engine), not warnings.
+        with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             for init in range(self.n_init if do_init else 1):
                 self._say(1, f"Initialization {init}")
                 start = time.perf_counter()

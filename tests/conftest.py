@@ -1,3 +1,9 @@
+import os
+
+# scikit-learn's check_array_api_input runs (instead of skipping) only when SciPy's
+# array API mode is switched on before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 

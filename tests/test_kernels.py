@@ -42,7 +42,7 @@ def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
     elif covariance_type == "tied":
         c = stats.shift[0]
         Xc = X.astype(np.float64) - c
-        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * weight) @ Xc, rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL, atol=1e-9)
     else:
         np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL, atol=1e-9)
 
@@ -72,7 +72,7 @@ def test_resp_pass_matches_reference(covariance_type, dtype, rng):
         np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL, atol=1e-9)
     elif covariance_type == "tied":
         Xc = X.astype(np.float64) - center
-        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * weight) @ Xc, rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL, atol=1e-9)
     else:
         np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL, atol=1e-9)
 

@@ -79,7 +79,7 @@ def normalize_block(logp, nb, top, total, bits):
 
 @njit(**JIT)
 def accumulate_block(family, xT, nb, loc, resp, wb, work, wvec, s0, s1, s2):
-    """Adds the block's statistics under final weights resp (K, B)."""
+    """Adds the block's statistics under final weights resp (K, B); wb is scratch here."""
     if family == FULL:
         full_accumulate(xT, nb, loc, resp, work, wvec, s0, s1, s2)
     elif family == TIED:

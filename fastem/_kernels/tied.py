@@ -47,14 +47,20 @@ def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
 
 
 @njit(**JIT)
-def tied_accumulate(xT, nb, resp, weight, wvec, s0, s1, s2):
+def tied_accumulate(xT, nb, resp, rsum, wvec, s0, s1, s2):
     """For centred xT: s0[k] += sum r, s1[k] += sum r x, and the one shared
-    s2[0] (upper triangle) += sum w x x^T, with weight (B,) the rows' sample weights."""
+    s2[0] (upper triangle) += sum_b (sum_k r_kb) x_b x_b^T. Weighting s2 by the row's
+    total responsibility (its sample weight when responsibilities sum to one) keeps
+    the tied estimate sum_k sum_b r_kb (x_b - mu_k)(x_b - mu_k)^T translation invariant.
+    rsum: (B,) scratch, overwritten with sum_k r_kb."""
     n_features = xT.shape[0]
+    for b in range(nb):
+        rsum[b] = 0.0
     for k in range(resp.shape[0]):
         total = 0.0
         for b in range(nb):
             total += resp[k, b]
+            rsum[b] += resp[k, b]
         s0[k] += total
         for d in range(n_features):
             acc = 0.0
@@ -63,7 +69,7 @@ def tied_accumulate(xT, nb, resp, weight, wvec, s0, s1, s2):
             s1[k, d] += acc
     for i in range(n_features):
         for b in range(nb):
-            wvec[b] = weight[b] * xT[i, b]
+            wvec[b] = rsum[b] * xT[i, b]
         for j in range(i, n_features):
             acc = 0.0
             for b in range(nb):
