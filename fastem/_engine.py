@@ -141,6 +141,33 @@ class Stats:
         self.weight += float(weight.sum()) if weight.size else float(chunk.shape[0])
         self.chunks += 1
 
+    def rebased(self, shift: np.ndarray) -> Stats:
+        """The same statistics taken around shift (K, D) instead (for tied, every row of
+        shift must be the same point): with a = x - old and d = old - new,
+        sum r (a + d) = s1 + s0 d and sum r (a + d)(a + d)^T = s2 + s1 d^T + d s1^T + s0 d d^T."""
+        d = self.shift - shift
+        s1 = self.s1 + self.s0[:, None] * d
+        if self.s2.shape[1] == 1:  # diagonal family
+            s2 = self.s2 + (2.0 * d * self.s1 + self.s0[:, None] * d**2)[:, None, :]
+        elif self.s2.shape[0] == 1:  # tied: one global shift, s2 summed over components
+            d0, t1, t0 = d[0], self.s1.sum(axis=0), self.s0.sum()
+            s2 = _symmetric(self.s2) + (np.outer(t1, d0) + np.outer(d0, t1) + t0 * np.outer(d0, d0))[None]
+        else:
+            s2 = (_symmetric(self.s2) + self.s1[:, :, None] * d[:, None, :] + d[:, :, None] * self.s1[:, None, :]
+                  + self.s0[:, None, None] * d[:, :, None] * d[:, None, :])
+        return Stats(np.array(shift, dtype=np.float64), self.s0.copy(), s1, s2, self.loglik, self.weight,
+                     self.n_rows, self.chunks)
+
+    def blended(self, other: Stats, rho: float) -> Stats:
+        """(1 - rho) self + rho other, each per unit of weight, around other's shift:
+        the stepwise EM update (Cappe and Moulines 2009). The result has weight 1."""
+        mine = self.rebased(other.shift)
+        a, b = (1.0 - rho) / self.weight, rho / other.weight
+        return Stats(
+            other.shift, a * mine.s0 + b * other.s0, a * mine.s1 + b * other.s1, a * mine.s2 + b * other.s2,
+            a * mine.loglik + b * other.loglik, 1.0, self.n_rows + other.n_rows, self.chunks + other.chunks,
+        )
+
 
 def chunk_weights(sample_weight: np.ndarray | None, start: int, stop: int) -> np.ndarray:
     if sample_weight is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
+from collections.abc import Iterator
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,15 +21,17 @@ from ._engine import (
     EMResult,
     Params,
     array_chunks,
+    em_pass,
+    m_step,
     covariances_from_precision_cholesky,
     precision_cholesky_from_precisions,
     run_em,
     score_pass,
 )
 from ._init import INIT_METHODS, initial_params
+from ._progress import progress_bar
 from ._threads import threads
-
-CHUNK_BYTES = 16 * 2**20  # the automatic chunk_size holds about this many bytes of X
+from .sources import ArraySource, Source, auto_chunk_rows, source
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -56,6 +60,9 @@ _PARAMETERS = {
     "verbose_interval": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
     "n_jobs": (lambda v: v is None or (_is_int(v) and v != 0), "None or a nonzero int"),
     "chunk_size": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an int >= 1"),
+    "progress": (lambda v: isinstance(v, bool | np.bool_), "a bool"),
+    "learning_decay": (lambda v: _is_real(v) and 0.5 < v <= 1.0, "a float in (0.5, 1]"),
+    "learning_offset": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
 }
 
 
@@ -106,6 +113,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     chunk_size : int or None, default=None
         Rows per kernel call; None holds about 16 MiB of X per chunk. Chunks of a
         C-contiguous float array are views; others are converted chunk by chunk.
+    progress : bool, default=False
+        Show a tqdm progress bar (rows/s, time left) for every pass over the data.
+    learning_decay : float in (0.5, 1], default=0.6
+    learning_offset : float >= 0, default=1.0
+        partial_fit's step sizes rho_t = (t + learning_offset) ** -learning_decay.
 
     Attributes
     ----------
@@ -123,6 +135,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     lower_bounds_ : list of float
         The lower bound after each iteration of the best run.
     n_features_in_ : int
+    n_steps_ : int
+        partial_fit steps taken (set by partial_fit only).
 
     Examples
     --------
@@ -155,6 +169,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose_interval=10,
         n_jobs=None,
         chunk_size=None,
+        progress=False,
+        learning_decay=0.6,
+        learning_offset=1.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -172,6 +189,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
+        self.progress = progress
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ----------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -182,13 +202,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"The '{name}' parameter of {type(self).__name__} must be {what}. Got {value!r} instead."
                 )
 
-    def _chunk_rows(self, X: np.ndarray) -> int:
-        if self.chunk_size is not None:
-            return int(self.chunk_size)
-        return max(1024, CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """X as a float32/float64 array with no NaN or inf; names the first bad row."""
+        """An in-memory X as a float32/float64 array with no NaN or inf (the error names
+        the first bad row), validated as scikit-learn does (n_features_in_, names)."""
         if isinstance(X, list | tuple):
             X = np.asarray(X)
         kind = getattr(getattr(X, "dtype", None), "kind", None)
@@ -205,7 +221,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ensure_all_finite=False,
             ensure_min_samples=2 if reset else 1,
         )
-        rows = self._chunk_rows(X)
+        rows = self.chunk_size or auto_chunk_rows(X.shape[1], X.dtype.itemsize)
         for index, chunk in enumerate(array_chunks(X, rows)):
             bad = K.first_nonfinite(chunk)
             if bad >= 0:
@@ -213,6 +229,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
                 raise ValueError(f"Input X contains NaN or inf: row {row}, column {column} holds {chunk[bad, column]}.")
         return X
+
+    def _data(self, X, *, reset: bool) -> Source:
+        """X as a Source: in-memory arrays validated as scikit-learn does; anything else
+        fastem.source() opens (files, callables, iterators, h5py/zarr arrays)."""
+        if not _is_source_like(X):
+            X = self._check_X(X, reset=reset)
+            return ArraySource(X, self.chunk_size, name="X", checked=True)
+        data = source(X, chunk_size=self.chunk_size)
+        if reset:
+            self.n_features_in_ = data.n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif data.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {data.n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return data
 
     def _check_sample_weight(self, sample_weight, n_samples: int) -> np.ndarray | None:
         if sample_weight is None:
@@ -250,16 +284,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError("The parameter 'means' holds NaN or inf.")
         if self.precisions_init is not None:
             precisions = np.array(self.precisions_init, dtype=np.float64)
-            shape = {"full": (n, n_features, n_features), "tied": (n_features, n_features), "diag": (n, n_features), "spherical": (n,)}[cov]
+            shape = {"full": (n, n_features, n_features), "tied": (n_features, n_features),
+                     "diag": (n, n_features), "spherical": (n,)}[cov]
             if precisions.shape != shape:
                 raise ValueError(f"The parameter '{cov} precision' should have the shape of {shape}, but got {precisions.shape}")
             if cov in ("full", "tied"):
                 for p in precisions.reshape(-1, n_features, n_features):
-                    if not (np.allclose(p, p.T) and np.all(np.isfinite(p)) and np.all(np.linalg.eigvalsh(p) > 0.0)):
+                    if not (np.all(np.isfinite(p)) and np.allclose(p, p.T) and np.all(np.linalg.eigvalsh(p) > 0.0)):
                         raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
             elif not np.all(precisions > 0.0) or not np.all(np.isfinite(precisions)):
                 raise ValueError(f"'{cov} precision' should be positive")
         return weights, means, precisions
+
+    def _passes(self, data: Source, n_samples: int):
+        """chunks_of() for the engine: a new pass over data, with a progress bar if asked."""
+        count = [0]
+
+        def chunks_of():
+            count[0] += 1
+            chunks = data.chunks()
+            return progress_bar(chunks, n_samples, f"pass {count[0]}") if self.progress else chunks
+
+        return chunks_of
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -267,8 +313,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            float32 data stays float32; other numbers are converted to float64.
+        X : array-like of shape (n_samples, n_features), or a data source
+            In memory: float32 data stays float32; other numbers become float64. Or
+            anything ``fastem.source`` opens: a path to a .npy, .h5, .zarr, .parquet or
+            .csv file, an h5py/zarr array, a callable returning an iterator of chunks.
+            Each EM iteration is one pass over the chunks.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows (a row of weight 2 counts as two rows).
@@ -278,20 +327,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self
         """
         self._check_params()
-        X = self._check_X(X, reset=True)
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
+        data = self._data(X, reset=True)
+        if not data.reiterable:
+            raise ValueError(
+                f"fit makes several passes over the data, but {data.name} is a one-shot iterator: "
+                "pass a callable that returns a new iterator for each pass, or use partial_fit for a stream"
+            )
+        n_samples = data.count_rows()
+        if n_samples < max(2, self.n_components):
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n_samples}"
+                if n_samples < self.n_components
+                else f"Found array with {n_samples} sample(s) while a minimum of 2 is required by {type(self).__name__}."
             )
         sample_weight = self._check_sample_weight(sample_weight, n_samples)
-        weights0, means0, precisions0 = self._check_initial(n_features)
-        rows = self._chunk_rows(X)
-
-        def chunks_of():
-            return array_chunks(X, rows)
-
-        eps = 10 * np.finfo(X.dtype).eps
+        weights0, means0, precisions0 = self._check_initial(data.n_features)
+        chunks_of = self._passes(data, n_samples)
+        eps = 10 * np.finfo(data.dtype).eps
         rng = check_random_state(self.random_state)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         best: EMResult | None = None
@@ -301,7 +353,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self._say(1, f"Initialization {init}")
                 start = time.perf_counter()
                 if do_init:
-                    params = self._initial_params(chunks_of, X, rng, sample_weight, weights0, means0, precisions0)
+                    params = self._initial_params(chunks_of, n_samples, data.dtype, rng, sample_weight,
+                                                  weights0, means0, precisions0)
                     lower_bound = -np.inf
                 else:
                     params, lower_bound = self._fitted_params(), self.lower_bound_
@@ -320,7 +373,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         on_iteration=self._iteration_printer(),
                     )
                     state = "converged" if result.converged else "did not converge"
-                    self._say(1, f"Initialization {state}.", f" time lapse {time.perf_counter() - start:.5f}s\t lower bound {result.lower_bound:.5f}.")
+                    self._say(1, f"Initialization {state}.",
+                              f" time lapse {time.perf_counter() - start:.5f}s\t lower bound {result.lower_bound:.5f}.")
                 if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
                     best = result
         if not best.converged and self.max_iter > 0:
@@ -341,14 +395,91 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """fit(X) then predict(X): the component label of each row, shape (n_samples,)."""
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
-    def _initial_params(self, chunks_of, X, rng, sample_weight, weights0, means0, precisions0) -> Params:
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Stepwise online EM (Cappe and Moulines 2009) on a mini-batch, or on every chunk
+        of a stream.
+
+        Each step takes the sufficient statistics of the batch under the current model,
+        S_batch, and blends them into the running statistics, S <- (1 - rho_t) S +
+        rho_t S_batch, with rho_t = (t + learning_offset) ** -learning_decay, then runs
+        the M-step. The first call initialises the model from its first batch (by
+        init_params, or weights_init / means_init / precisions_init) and takes it whole.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features), or a source or iterator of chunks
+            An array is one step; a source, callable or iterator is one step per chunk.
+        y : ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+            Only with an array X.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        first = not hasattr(self, "n_steps_")
+        if _is_source_like(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight goes with an array X in partial_fit, not with a source")
+            data = self._data(X, reset=first and not hasattr(self, "n_features_in_"))
+            batches = data.chunks()
+        else:
+            reset = first and not hasattr(self, "n_features_in_")
+            batch = self._check_X(X, reset=reset) if reset else self._check_X_batch(X)
+            batches = [batch]
+        with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
+            for batch in batches:
+                self._online_step(batch, None if sample_weight is None else
+                                  self._check_sample_weight(sample_weight, batch.shape[0]))
+        return self
+
+    def _check_X_batch(self, X) -> np.ndarray:
+        """A later partial_fit batch: validated without resetting, one row allowed."""
+        return self._check_X(X, reset=False)
+
+    def _online_step(self, batch: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        eps = 10 * np.finfo(batch.dtype).eps
+        if not hasattr(self, "n_steps_"):
+            if hasattr(self, "converged_"):  # a model from fit: go on from it
+                params = self._fitted_params()
+            else:
+                if batch.shape[0] < self.n_components:
+                    raise ValueError(
+                        f"partial_fit initialises from its first batch, which needs n_samples >= n_components "
+                        f"but got n_components = {self.n_components}, n_samples = {batch.shape[0]}"
+                    )
+                weights0, means0, precisions0 = self._check_initial(batch.shape[1])
+                rows = self.chunk_size or auto_chunk_rows(batch.shape[1], batch.dtype.itemsize)
+                params = self._initial_params(
+                    lambda: array_chunks(batch, rows), batch.shape[0], batch.dtype,
+                    check_random_state(self.random_state), sample_weight, weights0, means0, precisions0,
+                )
+            self.n_steps_ = 0
+            self._running = None
+        else:
+            params = self._fitted_params()
+        rows = self.chunk_size or auto_chunk_rows(batch.shape[1], batch.dtype.itemsize)
+        stats = em_pass(array_chunks(batch, rows), params, sample_weight)
+        if self._running is None:
+            self._running = stats.blended(stats, 1.0)
+        else:
+            rho = (self.n_steps_ + self.learning_offset) ** -self.learning_decay
+            self._running = self._running.blended(stats, rho)
+        self.n_steps_ += 1
+        self._set_params(m_step(self._running, self.covariance_type, self.reg_covar, eps))
+        self.lower_bound_ = stats.loglik / stats.weight  # the batch's mean log-likelihood before the step
+        self.n_iter_ = self.n_steps_
+        self.converged_ = False
+
+    def _initial_params(self, chunks_of, n_samples, dtype, rng, sample_weight, weights0, means0, precisions0) -> Params:
         cov = self.covariance_type
         if weights0 is None or means0 is None or precisions0 is None:
             params = initial_params(
                 self.init_params,
                 chunks_of,
-                n_samples=X.shape[0],
-                dtype=X.dtype,
+                n_samples=n_samples,
+                dtype=dtype,
                 n_components=self.n_components,
                 covariance_type=cov,
                 reg_covar=self.reg_covar,
@@ -370,16 +501,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         def on_iteration(n_iter: int, lower_bound: float, change: float) -> None:
             if n_iter % self.verbose_interval == 0:
                 now = time.perf_counter()
-                self._say(1, f"  Iteration {n_iter}", f"\t time lapse {now - last[0]:.5f}s\t ll change {change:.5f}")
+                self._say(1, f"  Iteration {n_iter}",
+                          f"\t time lapse {now - last[0]:.5f}s\t ll change {change:.5f}\t lower bound {lower_bound:.6f}")
                 last[0] = now
 
         return on_iteration
 
     def _say(self, level: int, message: str, detail: str = "") -> None:
         if self.verbose >= 2:
-            print(message + detail)
+            print(message + detail, flush=True)
         elif self.verbose >= level:
-            print(message)
+            print(message, flush=True)
 
     def _set_params(self, params: Params) -> None:
         self.weights_ = params.weights
@@ -394,9 +526,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     # ----------------------------------------------------------------- using a model
     def _score(self, X, with_resp: bool = False):
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
+        data = self._data(X, reset=False)
+        n_samples = data.count_rows()
         with threads(self.n_jobs):
-            return score_pass(array_chunks(X, self._chunk_rows(X)), self._fitted_params(), X.shape[0], with_resp)
+            return score_pass(self._passes(data, n_samples)(), self._fitted_params(), n_samples, with_resp)
 
     def score_samples(self, X):
         """Log-density log p(x) of each row, shape (n_samples,)."""
@@ -455,9 +588,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""
-        n = len(X)
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        log_density = self.score_samples(X)
+        return -2 * log_density.sum() + self._n_parameters() * math.log(log_density.size)
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better)."""
-        return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
+        return -2 * self.score_samples(X).sum() + 2 * self._n_parameters()
+
+
+def _is_source_like(X) -> bool:
+    """Whether X goes through fastem.source rather than scikit-learn's array validation."""
+    if isinstance(X, Source | str | os.PathLike | Iterator) or callable(X):
+        return True
+    return type(X).__module__.split(".")[0] in ("h5py", "zarr")

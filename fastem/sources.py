@@ -1,0 +1,475 @@
+"""Data sources: anything that yields chunks of rows, again for every pass.
+
+A source knows ``n_features``, the ``dtype`` its chunks have (float32 stays float32;
+every other number type becomes float64) and, when it can tell without reading,
+``n_samples``. ``chunks()`` starts a new pass and yields C-contiguous 2-D arrays,
+each checked: the right width, numbers only, no NaN or inf (an error names the source,
+the chunk and the row). File sources read in a background thread, so the next chunk
+is read while the kernel runs on the current one. Sources never write to their data.
+
+``source(obj, **options)`` opens any of them:
+
+=========================================  ===============================================
+obj                                        source
+=========================================  ===============================================
+numpy array, np.memmap, array-like          ArraySource (chunks are views, no copy)
+"path.npy"                                  NpySource (plain file reads, bounded memory)
+"path.h5" / "path.hdf5" (key=...)           HDF5Source (h5py; extra ``fastem[hdf5]``)
+"path.zarr", a zarr array                   ZarrSource (extra ``fastem[zarr]``)
+"path.parquet" (columns=...)                ParquetSource (pyarrow; extra ``fastem[parquet]``)
+"path.csv" / ".tsv" / ".txt" (columns=...)  CSVSource
+a callable returning an iterator of arrays  CallableSource (called again for each pass)
+an iterator or generator of arrays          IteratorSource (one pass only: partial_fit)
+=========================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from . import _kernels as K
+from ._engine import array_chunks
+
+CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
+
+
+def auto_chunk_rows(n_features: int, itemsize: int) -> int:
+    """Rows per chunk so that a chunk holds about CHUNK_BYTES (at least 1024 rows)."""
+    return max(1024, CHUNK_BYTES // max(1, n_features * itemsize))
+
+
+def float_dtype(dtype: np.dtype) -> np.dtype:
+    """float32 stays float32; every other real number type computes in float64."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+
+
+def _require(module: str, extra: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"this source needs {module}, which is not installed: pip install 'fastem[{extra}]'") from None
+
+
+class Source:
+    """Base class: subclasses set name, n_features, dtype, n_samples and implement _read()."""
+
+    name = "source"
+    n_samples: int | None = None
+    reiterable = True
+    prefetch = False  # read in a background thread
+    checked = False  # chunks are known to be finite already
+
+    def __init__(self, n_features: int, dtype: np.dtype, chunk_size: int | None = None):
+        self.n_features = int(n_features)
+        self.dtype = float_dtype(dtype)
+        self.chunk_size = chunk_size or auto_chunk_rows(self.n_features, self.dtype.itemsize)
+
+    def _read(self) -> Iterable:
+        raise NotImplementedError
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """A new pass over the data: checked float32/float64 chunks (rows, n_features)."""
+        checked = self._checked_chunks()
+        return _prefetched(checked) if self.prefetch else checked
+
+    def _checked_chunks(self) -> Iterator[np.ndarray]:
+        start = 0
+        for index, raw in enumerate(self._read()):
+            chunk = self._as_chunk(raw, index, start)
+            if chunk.shape[0] == 0:
+                continue
+            if not self.checked:
+                bad = K.first_nonfinite(chunk)
+                if bad >= 0:
+                    column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
+                    raise ValueError(
+                        f"{self.name}: chunk {index} holds NaN or inf at row {start + bad} "
+                        f"(row {bad} of the chunk), column {column}: {chunk[bad, column]}"
+                    )
+            start += chunk.shape[0]
+            yield chunk
+        if start == 0:
+            raise ValueError(f"{self.name} is empty: it yielded no rows")
+
+    def _as_chunk(self, raw, index: int, start: int) -> np.ndarray:
+        array = np.asarray(raw)
+        if array.ndim == 1 and self.n_features == 1:
+            array = array[:, None]
+        if array.ndim != 2 or array.shape[1] != self.n_features:
+            raise ValueError(
+                f"{self.name}: chunk {index} (from row {start}) has shape {array.shape}, "
+                f"but the source has {self.n_features} features: every chunk must be (rows, {self.n_features})"
+            )
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}: chunk {index} holds {array.dtype} data; fastem needs real numbers")
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def count_rows(self) -> int:
+        """n_samples, by a pass over the data where the source cannot tell without one."""
+        if self.n_samples is None:
+            self.n_samples = sum(chunk.shape[0] for chunk in self.chunks())
+        return self.n_samples
+
+    def __repr__(self) -> str:
+        rows = "?" if self.n_samples is None else f"{self.n_samples:,}"
+        return f"{type(self).__name__}({self.name}, rows={rows}, n_features={self.n_features}, dtype={self.dtype})"
+
+
+def _prefetched(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """Iterate chunks in a background thread, up to depth chunks ahead of the consumer."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        slots.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(exc)
+
+    thread = threading.Thread(target=produce, name="fastem-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class ArraySource(Source):
+    """A numpy array or memmap: chunks are views (copies only where the dtype or the
+    memory order needs converting, one chunk at a time)."""
+
+    def __init__(self, X, chunk_size: int | None = None, name: str = "array", checked: bool = False):
+        X = X if isinstance(X, np.ndarray) else np.asarray(X)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"{name} holds {X.dtype} data; fastem needs real numbers")
+        super().__init__(X.shape[1], X.dtype, chunk_size)
+        self.X, self.name, self.n_samples, self.checked = X, name, X.shape[0], checked
+
+    def _read(self) -> Iterable:
+        return array_chunks(self.X, self.chunk_size)
+
+
+class NpySource(Source):
+    """A .npy file read chunk by chunk with plain file reads: resident memory stays at a
+    few chunks whatever the file size."""
+
+    prefetch = True
+
+    def __init__(self, path, chunk_size: int | None = None):
+        self.path = Path(path)
+        self.name = str(path)
+        try:
+            with open(self.path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+                self.offset = f.tell()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no such file: {path}") from None
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"{path} is not a readable .npy file: {exc}") from None
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise TypeError(f"{path} holds {dtype} data; fastem needs real numbers")
+        if len(shape) not in (1, 2) or fortran and len(shape) == 2 and shape[1] > 1:
+            raise ValueError(f"{path} must hold a C-ordered 2-D array (n_samples, n_features); it holds shape "
+                             f"{shape}{' in Fortran order' if fortran else ''}")
+        n_features = 1 if len(shape) == 1 else shape[1]
+        self.file_dtype = dtype
+        expected = self.offset + int(np.prod(shape)) * dtype.itemsize
+        actual = self.path.stat().st_size
+        if actual < expected:
+            raise ValueError(f"{path} is truncated: its header promises {shape[0]:,} rows "
+                             f"({expected:,} bytes) but the file has {actual:,} bytes")
+        super().__init__(n_features, dtype, chunk_size)
+        self.n_samples = shape[0]
+
+    def _read(self) -> Iterator[np.ndarray]:
+        row_bytes = self.n_features * self.file_dtype.itemsize
+        with open(self.path, "rb", buffering=0) as f:
+            f.seek(self.offset)
+            for start in range(0, self.n_samples, self.chunk_size):
+                rows = min(self.chunk_size, self.n_samples - start)
+                chunk = np.empty((rows, self.n_features), dtype=self.file_dtype)
+                view = memoryview(chunk.reshape(-1).view(np.uint8))
+                got = 0
+                while got < rows * row_bytes:
+                    n = f.readinto(view[got:])
+                    if not n:
+                        raise ValueError(f"{self.name} is truncated at row {start + got // row_bytes:,}")
+                    got += n
+                yield chunk
+
+
+class HDF5Source(Source):
+    """A 2-D HDF5 dataset (h5py), read chunk by chunk; key names the dataset in the file."""
+
+    prefetch = True
+
+    def __init__(self, obj, key: str | None = None, chunk_size: int | None = None):
+        h5py = _require("h5py", "hdf5")
+        if isinstance(obj, h5py.Dataset):
+            self.path, self.key, self._dataset = None, None, obj
+            self.name = f"HDF5 dataset {obj.name}"
+            shape, dtype = obj.shape, obj.dtype
+        else:
+            self.path, self._dataset = Path(obj), None
+            if not self.path.exists():
+                raise FileNotFoundError(f"no such file: {obj}")
+            try:
+                with h5py.File(self.path, "r") as f:
+                    if key is None:
+                        names = [n for n, v in f.items() if isinstance(v, h5py.Dataset)]
+                        if len(names) != 1:
+                            raise ValueError(f"{obj} holds datasets {names}: name one with key=")
+                        key = names[0]
+                    if key not in f:
+                        raise ValueError(f"{obj} has no dataset {key!r}; it has {list(f.keys())}")
+                    shape, dtype = f[key].shape, f[key].dtype
+            except OSError as exc:
+                raise ValueError(f"{obj} is not a readable HDF5 file: {exc}") from None
+            self.key, self.name = key, f"{obj}[{key}]"
+        if len(shape) not in (1, 2) or dtype.kind not in "biuf":
+            raise ValueError(f"{self.name} must be a 2-D array of real numbers, got shape {shape} of {dtype}")
+        super().__init__(1 if len(shape) == 1 else shape[1], dtype, chunk_size)
+        self.n_samples = shape[0]
+
+    def _read(self) -> Iterator[np.ndarray]:
+        h5py = _require("h5py", "hdf5")
+        if self._dataset is not None:
+            yield from (self._dataset[s : s + self.chunk_size] for s in range(0, self.n_samples, self.chunk_size))
+            return
+        with h5py.File(self.path, "r") as f:
+            dataset = f[self.key]
+            for start in range(0, self.n_samples, self.chunk_size):
+                yield dataset[start : start + self.chunk_size]
+
+
+class ZarrSource(Source):
+    """A 2-D Zarr array (or a path to one), read chunk by chunk."""
+
+    prefetch = True
+
+    def __init__(self, obj, chunk_size: int | None = None):
+        zarr = _require("zarr", "zarr")
+        if isinstance(obj, str | os.PathLike):
+            if not Path(obj).exists():
+                raise FileNotFoundError(f"no such file: {obj}")
+            try:
+                obj = zarr.open_array(str(obj), mode="r")
+            except Exception as exc:  # zarr raises several types for a bad store
+                raise ValueError(f"{obj} is not a readable Zarr array: {exc}") from None
+        self.array, self.name = obj, f"Zarr array {getattr(obj, 'path', '') or getattr(obj, 'name', '')}".strip()
+        shape, dtype = obj.shape, np.dtype(obj.dtype)
+        if len(shape) not in (1, 2) or dtype.kind not in "biuf":
+            raise ValueError(f"{self.name} must be a 2-D array of real numbers, got shape {shape} of {dtype}")
+        super().__init__(1 if len(shape) == 1 else shape[1], dtype, chunk_size)
+        self.n_samples = shape[0]
+
+    def _read(self) -> Iterator[np.ndarray]:
+        for start in range(0, self.n_samples, self.chunk_size):
+            yield self.array[start : start + self.chunk_size]
+
+
+class ParquetSource(Source):
+    """Numeric columns of a Parquet file (pyarrow), read in record batches."""
+
+    prefetch = True
+
+    def __init__(self, path, columns: list[str] | None = None, chunk_size: int | None = None):
+        pq = _require("pyarrow.parquet", "parquet")
+        self.path, self.name = Path(path), str(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        try:
+            meta = pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid and others
+            raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
+        schema = meta.schema_arrow
+        names = list(schema.names)
+        missing = [c for c in columns or [] if c not in names]
+        if missing:
+            raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
+        self.columns = list(columns) if columns else names
+        types = [np.dtype(schema.field(c).type.to_pandas_dtype()) for c in self.columns]
+        non_numeric = [c for c, t in zip(self.columns, types) if t.kind not in "biuf"]
+        if non_numeric:
+            raise TypeError(f"{path}: column(s) {non_numeric} are not numeric; choose columns=")
+        super().__init__(len(self.columns), np.result_type(*types), chunk_size)
+        self.n_samples = meta.metadata.num_rows
+
+    def _read(self) -> Iterator[np.ndarray]:
+        pq = _require("pyarrow.parquet", "parquet")
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.chunk_size, columns=self.columns):
+            yield np.column_stack([batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)])
+
+
+class CSVSource(Source):
+    """Numeric columns of a delimited text file, read chunk by chunk with numpy.
+
+    header: True (first line names the columns), False, or None to detect it (a first
+    line that does not parse as numbers). columns: names (with a header) or indices."""
+
+    prefetch = True
+
+    def __init__(self, path, columns=None, delimiter: str | None = None, header: bool | None = None,
+                 chunk_size: int | None = None):
+        self.path, self.name = Path(path), str(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        if delimiter is None:
+            delimiter = "\t" if self.path.suffix == ".tsv" else ","
+        self.delimiter = delimiter
+        with open(self.path) as f:
+            first = f.readline().strip()
+        if not first:
+            raise ValueError(f"{path} is empty")
+        fields = [t.strip().strip('"') for t in first.split(delimiter)]
+        if header is None:
+            header = not all(_is_number(t) for t in fields)
+        self.header = header
+        if columns is None:
+            self.usecols = None
+            n_features = len(fields)
+        else:
+            if header:
+                missing = [c for c in columns if not isinstance(c, int) and c not in fields]
+                if missing:
+                    raise ValueError(f"{path} has no column(s) {missing}; its header has {fields}")
+            self.usecols = [c if isinstance(c, int) else fields.index(c) for c in columns]
+            n_features = len(self.usecols)
+        super().__init__(n_features, np.float64, chunk_size)
+
+    def _read(self) -> Iterator[np.ndarray]:
+        import warnings
+
+        with open(self.path) as f:
+            if self.header:
+                f.readline()
+            line = 1 + self.header
+            while True:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data" at the end
+                    try:
+                        chunk = np.loadtxt(f, delimiter=self.delimiter, usecols=self.usecols,
+                                           max_rows=self.chunk_size, ndmin=2, dtype=np.float64)
+                    except ValueError as exc:
+                        raise ValueError(f"{self.name}: a line after line {line} does not parse as numbers: {exc}") from None
+                if chunk.shape[0] == 0:
+                    return
+                line += chunk.shape[0]
+                yield chunk
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class CallableSource(Source):
+    """A callable returning a new iterator of arrays for every pass (multi-pass EM)."""
+
+    def __init__(self, make_chunks: Callable[[], Iterable], chunk_size: int | None = None, name: str | None = None):
+        self.make_chunks = make_chunks
+        self.name = name or f"callable {getattr(make_chunks, '__name__', repr(make_chunks))}"
+        first = next(iter(make_chunks()), None)
+        if first is None:
+            raise ValueError(f"{self.name} is empty: it yielded no chunk")
+        first = np.asarray(first)
+        super().__init__(first.shape[1] if first.ndim == 2 else 1, first.dtype, chunk_size)
+
+    def _read(self) -> Iterable:
+        return self.make_chunks()
+
+
+class IteratorSource(Source):
+    """A one-shot iterator of arrays: a stream, read once (partial_fit, one pass)."""
+
+    reiterable = False
+
+    def __init__(self, iterator: Iterator, name: str = "iterator"):
+        self.iterator, self.name = iter(iterator), name
+        first = next(self.iterator, None)
+        if first is None:
+            raise ValueError(f"{self.name} is empty: it yielded no chunk")
+        self._first = np.asarray(first)
+        self._used = False
+        super().__init__(self._first.shape[1] if self._first.ndim == 2 else 1, self._first.dtype)
+
+    def _read(self) -> Iterator:
+        if self._used:
+            raise ValueError(f"{self.name} is a one-shot iterator and was read already; "
+                             "pass a callable that returns a new iterator for multi-pass EM")
+        self._used = True
+        yield self._first
+        yield from self.iterator
+
+
+def _suffix(path: Path) -> str:
+    return path.suffix.lower()
+
+
+def source(obj, **options) -> Source:
+    """Open obj as a Source (see the module docstring for what obj may be).
+
+    options go to the source's constructor: chunk_size (rows per chunk) for all;
+    key (HDF5); columns (Parquet, CSV); delimiter and header (CSV)."""
+    if isinstance(obj, Source):
+        return obj
+    if isinstance(obj, str | os.PathLike):
+        path = Path(obj)
+        kind = _suffix(path)
+        if kind == ".npy":
+            return NpySource(path, **options)
+        if kind in (".h5", ".hdf5", ".hdf"):
+            return HDF5Source(path, **options)
+        if kind == ".zarr":
+            return ZarrSource(path, **options)
+        if kind in (".parquet", ".pq"):
+            return ParquetSource(path, **options)
+        if kind in (".csv", ".tsv", ".txt"):
+            return CSVSource(path, **options)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: {obj}")
+        raise ValueError(f"{obj}: unknown data format {kind!r}; fastem reads .npy, .h5/.hdf5, .zarr, .parquet, .csv/.tsv")
+    module = type(obj).__module__.split(".")[0]
+    if module == "h5py":
+        return HDF5Source(obj, **options)
+    if module == "zarr":
+        return ZarrSource(obj, **options)
+    if isinstance(obj, np.ndarray):
+        return ArraySource(obj, **options)
+    if callable(obj):
+        return CallableSource(obj, **options)
+    if isinstance(obj, Iterator):
+        return IteratorSource(obj, **options)
+    return ArraySource(np.asarray(obj), **options)
