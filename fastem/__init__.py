@@ -1,7 +1,8 @@
 """fastem: Gaussian mixtures by EM on fused, parallel Numba kernels."""
 
 from .mixture import GaussianMixture, InvalidParameterError
+from .sources import Source, source
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "InvalidParameterError", "__version__"]
+__all__ = ["GaussianMixture", "InvalidParameterError", "Source", "__version__", "source"]

@@ -189,7 +189,12 @@ class NpySource(Source):
         try:
             with open(self.path, "rb") as f:
                 version = np.lib.format.read_magic(f)
-                shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"unsupported .npy format version {version}")
                 self.offset = f.tell()
         except FileNotFoundError:
             raise FileNotFoundError(f"no such file: {path}") from None
@@ -396,7 +401,8 @@ def _is_number(text: str) -> bool:
 
 
 class CallableSource(Source):
-    """A callable returning a new iterator of arrays for every pass (multi-pass EM)."""
+    """A callable returning a new iterator of arrays for every pass (multi-pass EM).
+    Its chunks are used as they come (chunk_size does not re-cut them)."""
 
     def __init__(self, make_chunks: Callable[[], Iterable], chunk_size: int | None = None, name: str | None = None):
         self.make_chunks = make_chunks
@@ -412,18 +418,19 @@ class CallableSource(Source):
 
 
 class IteratorSource(Source):
-    """A one-shot iterator of arrays: a stream, read once (partial_fit, one pass)."""
+    """A one-shot iterator of arrays: a stream, read once (partial_fit, one pass).
+    Its chunks are used as they come (chunk_size does not re-cut them)."""
 
     reiterable = False
 
-    def __init__(self, iterator: Iterator, name: str = "iterator"):
+    def __init__(self, iterator: Iterator, chunk_size: int | None = None, name: str = "iterator"):
         self.iterator, self.name = iter(iterator), name
         first = next(self.iterator, None)
         if first is None:
             raise ValueError(f"{self.name} is empty: it yielded no chunk")
         self._first = np.asarray(first)
         self._used = False
-        super().__init__(self._first.shape[1] if self._first.ndim == 2 else 1, self._first.dtype)
+        super().__init__(self._first.shape[1] if self._first.ndim == 2 else 1, self._first.dtype, chunk_size)
 
     def _read(self) -> Iterator:
         if self._used:
