@@ -1,8 +1,9 @@
 """fastem: Gaussian mixtures by EM on fused, parallel Numba kernels."""
 
+from ._persist import ModelFileError, load
 from .mixture import GaussianMixture, InvalidParameterError
 from .sources import Source, source
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "InvalidParameterError", "Source", "__version__", "source"]
+__all__ = ["GaussianMixture", "InvalidParameterError", "ModelFileError", "Source", "__version__", "load", "source"]

@@ -29,6 +29,7 @@ from ._engine import (
     score_pass,
 )
 from ._init import INIT_METHODS, initial_params
+from ._persist import save as save_model
 from ._progress import progress_bar
 from ._threads import threads
 from .sources import ArraySource, Source, auto_chunk_rows, source
@@ -574,6 +575,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ]
         y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
         return np.vstack(parts), y
+
+    def save(self, path):
+        """Write the fitted model to a .npz file (see fastem.load); returns its path.
+
+        The file holds the parameters as arrays and a JSON header (format version,
+        fastem version, constructor parameters, checksums); it is written under a
+        temporary name and renamed into place when complete."""
+        check_is_fitted(self)
+        return save_model(self, path)
 
     def _n_parameters(self) -> int:
         """Free parameters of the model."""

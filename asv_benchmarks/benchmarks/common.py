@@ -1,0 +1,29 @@
+"""Seeded data and shared starting points for the benchmarks."""
+
+import numpy as np
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+DTYPES = ["float64", "float32"]
+
+
+def make_data(n, d, k, dtype="float64", seed=0):
+    """n rows from k well-separated Gaussians in d dimensions."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=5.0, size=(k, d))
+    X = rng.standard_normal((n, d)) + centers[rng.integers(k, size=n)]
+    return X.astype(dtype)
+
+
+def starting_point(X, k, covariance_type, seed=0):
+    """weights_init, means_init, precisions_init shared by fastem and scikit-learn."""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(seed)
+    sample = X[rng.choice(len(X), size=min(len(X), 5000), replace=False)].astype(np.float64)
+    gm = GaussianMixture(k, covariance_type=covariance_type, max_iter=3, random_state=seed)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(sample)
+    return {"weights_init": gm.weights_, "means_init": gm.means_, "precisions_init": gm.precisions_}
