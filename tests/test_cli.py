@@ -1,0 +1,120 @@
+"""The fastem command, driven as a user drives it: in a subprocess."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import blobs
+
+
+def fastem(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fastem", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def ok(*args, cwd=None):
+    result = fastem(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def fails(code, *args):
+    result = fastem(*args)
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.fixture(scope="module")
+def data():
+    return blobs(3000, 3, 3, np.random.default_rng(5))
+
+
+@pytest.fixture(scope="module")
+def files(data, tmp_path_factory):
+    import h5py
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zarr
+
+    folder = tmp_path_factory.mktemp("cli")
+    np.save(folder / "x.npy", data)
+    with h5py.File(folder / "x.h5", "w") as f:
+        f.create_dataset("points", data=data)
+    z = zarr.open_array(str(folder / "x.zarr"), mode="w", shape=data.shape, dtype=data.dtype)
+    z[:] = data
+    pq.write_table(pa.table({"a": data[:, 0], "b": data[:, 1], "c": data[:, 2], "name": ["x"] * len(data)}),
+                   folder / "x.parquet")
+    np.savetxt(folder / "x.csv", data, delimiter=",", header="a,b,c", comments="")
+    return folder
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("x.npy", []), ("x.h5", ["--key", "points"]), ("x.zarr", []), ("x.parquet", ["--columns", "a,b,c"]),
+    ("x.csv", ["--dtype", "float32"]),
+])
+def test_fit_predict_score_on_every_format(name, options, files, data, tmp_path):
+    model = tmp_path / "model.npz"
+    out = ok("fit", files / name, "-k", 3, "--covariance", "diag", "-q", *options, "-o", model)
+    assert "iterations" in out and "converged" in out and "BIC" in out and "per iteration" in out
+    assert model.exists()
+    ok("predict", model, files / name, *options, "-o", tmp_path / "labels.npy")
+    labels = np.load(tmp_path / "labels.npy")
+    assert labels.shape == (len(data),) and set(np.unique(labels)) == {0, 1, 2}
+    ok("predict", model, files / name, *options, "--proba", "-o", tmp_path / "proba.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "proba.npy").sum(axis=1), 1.0)
+    out = ok("score", model, files / name, *options)
+    assert "log-likelihood" in out and "BIC" in out and "AIC" in out
+
+
+def test_fit_shows_progress(files, tmp_path):
+    result = fastem("fit", files / "x.npy", "-k", 2, "-o", tmp_path / "m.npz")
+    assert result.returncode == 0
+    assert "rows" in result.stderr  # the progress bars
+
+
+def test_the_model_agrees_with_the_library(files, data, tmp_path):
+    import fastem as lib
+
+    ok("fit", files / "x.npy", "-k", 3, "--seed", 4, "-q", "-o", tmp_path / "m.npz")
+    gm = lib.load(tmp_path / "m.npz")
+    same = lib.GaussianMixture(3, random_state=4).fit(data)
+    np.testing.assert_allclose(gm.means_, same.means_, rtol=1e-10)
+
+
+def test_sample_and_info(files, tmp_path):
+    ok("fit", files / "x.npy", "-k", 3, "-q", "-o", tmp_path / "m.npz")
+    ok("sample", tmp_path / "m.npz", "-n", 500, "--seed", 1, "-o", tmp_path / "draws.npy")
+    assert np.load(tmp_path / "draws.npy").shape == (500, 3)
+    out = ok("info", tmp_path / "m.npz")
+    assert "3 (full covariance), 3 features" in out and "component 2" in out
+
+
+def test_select_finds_the_true_k(files, tmp_path):
+    out = ok("select", files / "x.npy", "-k", "1..5", "-q", "-o", tmp_path / "best.npz")
+    assert "best K = 3" in out
+    assert out.count("\n") >= 7
+    assert (tmp_path / "best.npz").exists()
+
+
+def test_demo_quick(tmp_path):
+    out = ok("demo", "--quick", "-o", tmp_path / "demo.png", cwd=tmp_path)
+    assert "fitted in" in out and "true weight" in out and "faster" in out
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_user_errors_are_one_line(files, tmp_path):
+    err = fails(1, "fit", tmp_path / "missing.npy", "-k", 2)
+    assert err.startswith("fastem: error: no such file") and err.count("\n") == 1
+    bad = np.load(files / "x.npy")
+    bad[1234, 1] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    assert "row 1234" in fails(1, "fit", tmp_path / "bad.npy", "-k", 2, "-q")
+    (tmp_path / "junk.npz").write_text("junk")
+    assert "not a readable fastem model" in fails(1, "info", tmp_path / "junk.npz")
+    assert "has no column(s) ['zzz']" in fails(1, "fit", files / "x.parquet", "--columns", "zzz", "-k", 2)
+    assert "Expected n_samples >= n_components" in fails(1, "fit", files / "x.npy", "-k", 5000, "-q")
+    fails(2, "fit", files / "x.npy")  # -k missing
+    fails(2, "fit", files / "x.npy", "-k", 2, "--covariance", "banana")
+    fails(2, "select", files / "x.npy", "-k", "5..x")
