@@ -1,0 +1,54 @@
+"""Every example runs, in its quick mode, and says what it promises."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(name, *args, cwd=None):
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
+                            timeout=900, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_every_example_is_tested():
+    tested = {"quickstart.py", "seed_walkthrough.py", "model_selection.py", "streaming_partial_fit.py",
+              "out_of_core.py", "dask_cluster.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} <= tested
+
+
+def test_quickstart():
+    out = run("quickstart.py", "--quick")
+    assert "converged=True" in out and "identical predictions" in out
+
+
+def test_seed_walkthrough():
+    out = run("seed_walkthrough.py")
+    assert "variance 1.0752479631618" in out and "0.29421497" in out
+
+
+def test_model_selection():
+    out = run("model_selection.py", "--quick")
+    assert "best by BIC: K=5" in out
+
+
+def test_streaming_partial_fit():
+    out = run("streaming_partial_fit.py", "--quick")
+    assert "online shortfall" in out
+
+
+def test_out_of_core(tmp_path):
+    out = run("out_of_core.py", "--quick", "--folder", str(tmp_path), "--iterations", "2")
+    assert "seconds per EM pass" in out and "peak resident memory" in out
+    assert list(tmp_path.iterdir()) == []  # the example removes its file
+
+
+@pytest.mark.skipif(not (EXAMPLES / "dask_cluster.py").exists(), reason="the Dask example lands with Dask support")
+def test_dask_cluster():
+    out = run("dask_cluster.py", "--quick")
+    assert "same model" in out
