@@ -334,25 +334,31 @@ def run_em(
     reg_covar: float,
     eps: float,
     lower_bound: float = -np.inf,
+    lower_bounds: list[float] | None = None,
     sample_weight: np.ndarray | None = None,
-    on_iteration: Callable[[int, float, float], None] | None = None,
+    on_iteration: Callable[[EMResult, float, bool], None] | None = None,
 ) -> EMResult:
     """EM from params until the mean log-likelihood changes by less than tol, in
     scikit-learn's order: each iteration's lower bound is the mean log-likelihood of the
-    params before its M-step. chunks_of() starts a new pass over the data."""
-    lower_bounds: list[float] = []
+    params before its M-step. chunks_of() starts a new pass over the data.
+
+    To resume a run, pass its params, lower_bound and lower_bounds after len(lower_bounds)
+    iterations: the run goes on exactly as if it had not stopped. on_iteration(run, change,
+    finished) is called after every M-step with the run so far as an EMResult."""
+    lower_bounds = list(lower_bounds or [])
     converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    n_iter = len(lower_bounds)
+    for n_iter in range(len(lower_bounds) + 1, max_iter + 1):
         previous = lower_bound
         stats = em_pass(chunks_of(), params, sample_weight)
         params = m_step(stats, params.covariance_type, reg_covar, eps)
         lower_bound = stats.loglik / stats.weight
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
+        converged = abs(change) < tol
         if on_iteration is not None:
-            on_iteration(n_iter, lower_bound, change)
-        if abs(change) < tol:
-            converged = True
+            run = EMResult(params, lower_bound, list(lower_bounds), n_iter, converged)
+            on_iteration(run, change, converged or n_iter == max_iter)
+        if converged:
             break
     return EMResult(params, lower_bound, lower_bounds, n_iter, converged)

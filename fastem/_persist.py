@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 import zipfile
@@ -51,6 +50,57 @@ def _json_value(value):
     return None  # e.g. a RandomState instance: not stored
 
 
+def write_archive(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write header (JSON, with a SHA-256 of every array added) and float64 arrays to a
+    .npz archive at path: to a temporary file beside it, renamed into place when whole."""
+    arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    header = dict(header, sha256={name: _digest(a) for name, a in arrays.items()})
+    text = json.dumps(header, allow_nan=True).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, header=np.frombuffer(text, dtype=np.uint8), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_archive(path: Path, kind: str, file_format: str, required: tuple[str, ...] = ()
+                 ) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, arrays) of an archive written by write_archive whose header names
+    file_format, with the required arrays, every array checked against its checksum.
+    Never unpickles. kind names the file in error messages."""
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
+            contents = {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path} is not a readable fastem {kind} (damaged or not a .npz file): {exc}") from None
+    if "header" not in contents:
+        raise ModelFileError(f"{path} is a .npz file but not a fastem {kind}: it has no header")
+    try:
+        header = json.loads(contents.pop("header").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: the {kind} header is damaged: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != file_format:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ModelFileError(f"{path} is not a fastem {kind} file (format {found!r})")
+    digests = header.get("sha256", {})
+    missing = sorted({*digests, *required} - contents.keys())
+    if missing:
+        raise ModelFileError(f"{path}: the {kind} is incomplete: array {missing[0]!r} is missing")
+    for name in contents:
+        if _digest(contents[name]) != digests.get(name):
+            raise ModelFileError(f"{path}: array {name!r} does not match its checksum: the file is corrupted")
+    return header, contents
+
+
 def save(model, path) -> Path:
     """Write the fitted model to path (.npz is appended if missing); returns the path."""
     from . import __version__
@@ -67,8 +117,7 @@ def save(model, path) -> Path:
     params = model.get_params()
     for name in INIT_ARRAYS:
         if params.get(name) is not None:
-            arrays[name] = np.asarray(params[name], dtype=np.float64)
-    arrays = {name: np.ascontiguousarray(a, dtype=np.float64) for name, a in arrays.items()}
+            arrays[name] = params[name]
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -81,21 +130,8 @@ def save(model, path) -> Path:
             "lower_bounds_": [float(v) for v in getattr(model, "lower_bounds_", [])],
             "n_features_in_": int(model.n_features_in_),
         },
-        "sha256": {name: _digest(a) for name, a in arrays.items()},
     }
-    text = json.dumps(header, allow_nan=True).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=np.frombuffer(text, dtype=np.uint8), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_archive(path, header, {name: np.asarray(a, dtype=np.float64) for name, a in arrays.items()})
 
 
 def load(path):
@@ -103,33 +139,13 @@ def load(path):
     from .mixture import GaussianMixture
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            contents = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path} is not a readable fastem model (damaged or not a .npz file): {exc}") from None
-    if "header" not in contents:
-        raise ModelFileError(f"{path} is a .npz file but not a fastem model: it has no header")
-    try:
-        header = json.loads(contents.pop("header").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: the model header is damaged: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a fastem model file (format {header.get('format')!r})")
+    header, contents = read_archive(path, "model", FORMAT, ARRAYS)
     version = header.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} uses model format {version}, written by fastem {header.get('fastem_version')}; "
             f"this fastem reads format {FORMAT_VERSION} and older: upgrade fastem to load it"
         )
-    digests = header.get("sha256", {})
-    for name in (*ARRAYS, *INIT_ARRAYS):
-        if name in digests and name not in contents or name in ARRAYS and name not in contents:
-            raise ModelFileError(f"{path}: the model is incomplete: array {name!r} is missing")
-        if name in contents and _digest(contents[name]) != digests.get(name):
-            raise ModelFileError(f"{path}: array {name!r} does not match its checksum: the file is corrupted")
     params = dict(header["params"])
     params.update({name: contents[name] for name in INIT_ARRAYS if name in contents})
     try:
@@ -140,8 +156,8 @@ def load(path):
     attributes = header["attributes"]
     model.converged_ = bool(attributes["converged_"])
     model.n_iter_ = int(attributes["n_iter_"])
-    model.lower_bound_ = float(attributes["lower_bound_"]) if attributes["lower_bound_"] is not None else -math.inf
-    model.lower_bounds_ = list(attributes.get("lower_bounds_", []))
+    model.lower_bound_ = float(attributes["lower_bound_"])
+    model.lower_bounds_ = [float(v) for v in attributes.get("lower_bounds_", [])]
     model.n_features_in_ = int(attributes["n_features_in_"])
     model._set_params(Params(model.covariance_type, contents["weights"], contents["means"],
                              contents["covariances"], contents["precisions_cholesky"]))

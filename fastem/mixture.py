@@ -7,6 +7,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels as K
+from ._checkpoint import FitState, fingerprint, load_state, save_state, settings_of
 from ._engine import (
     COVARIANCE_TYPES,
     EMResult,
@@ -64,6 +66,7 @@ _PARAMETERS = {
     "progress": (lambda v: isinstance(v, bool | np.bool_), "a bool"),
     "learning_decay": (lambda v: _is_real(v) and 0.5 < v <= 1.0, "a float in (0.5, 1]"),
     "learning_offset": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
+    "checkpoint": (lambda v: v is None or isinstance(v, str | os.PathLike), "None or a path"),
 }
 
 
@@ -119,6 +122,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     learning_decay : float in (0.5, 1], default=0.6
     learning_offset : float >= 0, default=1.0
         partial_fit's step sizes rho_t = (t + learning_offset) ** -learning_decay.
+    checkpoint : path or None, default=None
+        Keep the fit's state in this file after every EM iteration; a fit started
+        with an existing checkpoint of the same data and settings resumes from it and
+        ends with the same model as an uninterrupted fit. Removed when the fit ends.
 
     Attributes
     ----------
@@ -173,6 +180,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         progress=False,
         learning_decay=0.6,
         learning_offset=1.0,
+        checkpoint=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -193,6 +201,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.progress = progress
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.checkpoint = checkpoint
 
     # ----------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -309,7 +318,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return chunks_of
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None):
         """Estimate the parameters by EM (n_init runs, the best kept).
 
         Parameters
@@ -322,11 +331,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows (a row of weight 2 counts as two rows).
+        checkpoint : path, default=None
+            Overrides the ``checkpoint`` parameter: where to keep the fit's state after
+            every iteration. A fit started with an existing checkpoint of the same data
+            and settings resumes from it and ends with the same model as an
+            uninterrupted fit; the file is removed when the fit completes.
 
         Returns
         -------
         self
+
+        If fit is interrupted (KeyboardInterrupt) or fails, the estimator is left
+        exactly as it was before the call.
         """
+        before = dict(self.__dict__)
+        try:
+            return self._fit(X, sample_weight, checkpoint if checkpoint is not None else self.checkpoint)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X, sample_weight, checkpoint):
         self._check_params()
         data = self._data(X, reset=True)
         if not data.reiterable:
@@ -347,21 +373,43 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         eps = 10 * np.finfo(data.dtype).eps
         rng = check_random_state(self.random_state)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        best: EMResult | None = None
+        n_init = self.n_init if do_init else 1
+        stamp = state = None
+        if checkpoint is not None:
+            settings = settings_of({k: v for k, v in self.get_params().items()
+                                    if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
+            stamp = fingerprint(data, n_samples, sample_weight, settings)
+            state = load_state(checkpoint, stamp, self.covariance_type)
+            if state is not None:
+                rng.set_state(state.rng_state)
+                self._say(1, f"Resuming from checkpoint {checkpoint}: initialization {state.init_index}, "
+                             f"{state.current.n_iter} iterations done")
+        best = state.best if state is not None else None
         # Overflow in the data's scale is reported by a clear error (engine), not warnings.
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
-            for init in range(self.n_init if do_init else 1):
+            for init in range(state.init_index if state is not None else 0, n_init):
                 self._say(1, f"Initialization {init}")
                 start = time.perf_counter()
-                if do_init:
+                resuming = state is not None and init == state.init_index
+                if resuming:
+                    params, lower_bound = state.current.params, state.current.lower_bound
+                    lower_bounds = state.current.lower_bounds
+                elif do_init:
                     params = self._initial_params(chunks_of, n_samples, data.dtype, rng, sample_weight,
                                                   weights0, means0, precisions0)
-                    lower_bound = -np.inf
+                    lower_bound, lower_bounds = -np.inf, []
                 else:
-                    params, lower_bound = self._fitted_params(), self.lower_bound_
+                    params, lower_bound, lower_bounds = self._fitted_params(), self.lower_bound_, []
+                rng_after_init = rng.get_state()
                 if self.max_iter == 0:
                     result = EMResult(params, -np.inf, [], 0, False)
+                elif resuming and state.finished:
+                    result = state.current
                 else:
+                    on_iteration = self._iteration_printer()
+                    if checkpoint is not None:
+                        on_iteration = self._checkpointer(on_iteration, checkpoint, stamp, init, rng_after_init,
+                                                          best)
                     result = run_em(
                         chunks_of,
                         params,
@@ -370,11 +418,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         reg_covar=self.reg_covar,
                         eps=eps,
                         lower_bound=lower_bound,
+                        lower_bounds=lower_bounds,
                         sample_weight=sample_weight,
-                        on_iteration=self._iteration_printer(),
+                        on_iteration=on_iteration,
                     )
-                    state = "converged" if result.converged else "did not converge"
-                    self._say(1, f"Initialization {state}.",
+                    state_word = "converged" if result.converged else "did not converge"
+                    self._say(1, f"Initialization {state_word}.",
                               f" time lapse {time.perf_counter() - start:.5f}s\t lower bound {result.lower_bound:.5f}.")
                 if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
                     best = result
@@ -383,14 +432,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self._set_params(best.params)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = best.lower_bounds
+        if checkpoint is not None:
+            Path(checkpoint).unlink(missing_ok=True)
         return self
+
+    def _checkpointer(self, on_iteration, path, stamp, init, rng_state, best):
+        """on_iteration that also writes the fit's state to the checkpoint at path."""
+
+        def write(run: EMResult, change: float, finished: bool) -> None:
+            on_iteration(run, change, finished)
+            save_state(path, stamp, FitState(init, rng_state, run, finished, best))
+
+        return write
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """fit(X) then predict(X): the component label of each row, shape (n_samples,)."""
@@ -499,11 +559,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _iteration_printer(self):
         last = [time.perf_counter()]
 
-        def on_iteration(n_iter: int, lower_bound: float, change: float) -> None:
-            if n_iter % self.verbose_interval == 0:
+        def on_iteration(run: EMResult, change: float, finished: bool) -> None:
+            if run.n_iter % self.verbose_interval == 0:
                 now = time.perf_counter()
-                self._say(1, f"  Iteration {n_iter}",
-                          f"\t time lapse {now - last[0]:.5f}s\t ll change {change:.5f}\t lower bound {lower_bound:.6f}")
+                self._say(1, f"  Iteration {run.n_iter}",
+                          f"\t time lapse {now - last[0]:.5f}s\t ll change {change:.5f}"
+                          f"\t lower bound {run.lower_bound:.6f}")
                 last[0] = now
 
         return on_iteration

@@ -1,0 +1,105 @@
+"""Checkpoints of a running fit: after every EM iteration, the state needed to resume it
+and end with the same model as an uninterrupted fit (fit(..., checkpoint=PATH) or the
+``checkpoint`` parameter).
+
+A checkpoint is an archive of fastem's model-file kind (see _persist: JSON header, float64
+arrays, checksums, written under a temporary name and renamed into place) holding: the
+run being fitted (its initialisation index, parameters after the last M-step, lower
+bounds so far, whether it finished), the best finished run so far, the random state right
+after the current run's initialisation, and a fingerprint of the data and parameters so
+that a checkpoint is never resumed on other data or settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._engine import EMResult, Params
+from ._persist import ModelFileError, read_archive, write_archive
+
+FORMAT = "fastem-checkpoint"
+PARAM_ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
+
+
+def settings_of(params: dict) -> dict:
+    """Estimator parameters as JSON values (arrays as lists, objects by their type)."""
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, np.ndarray | list | tuple):
+            out[name] = np.asarray(value, dtype=np.float64).tolist()
+        elif value is None or isinstance(value, bool | int | float | str | np.generic):
+            out[name] = value.item() if isinstance(value, np.generic) else value
+        else:
+            out[name] = type(value).__name__
+    return out
+
+
+def fingerprint(data, n_samples: int, sample_weight, settings: dict) -> dict:
+    """What a checkpoint must agree with: the data's shape and type, a hash of its first
+    chunk and of the sample weights, and the settings that decide the model."""
+    first = next(iter(data.chunks()))
+    digest = hashlib.sha256(np.ascontiguousarray(first[:4096]).tobytes())
+    if sample_weight is not None:
+        digest.update(np.ascontiguousarray(sample_weight).tobytes())
+    return {"n_samples": int(n_samples), "n_features": int(data.n_features), "dtype": str(data.dtype),
+            "data_sha256": digest.hexdigest(), "settings": settings}
+
+
+@dataclass
+class FitState:
+    """Where a fit stands: the run of initialisation init_index, and the best so far."""
+
+    init_index: int
+    rng_state: tuple
+    current: EMResult
+    finished: bool
+    best: EMResult | None
+
+
+def _params_arrays(prefix: str, params: Params) -> dict[str, np.ndarray]:
+    return {f"{prefix}_{name}": np.asarray(getattr(params, name), dtype=np.float64) for name in PARAM_ARRAYS}
+
+
+def _result_header(result: EMResult) -> dict:
+    return {"lower_bound": result.lower_bound, "lower_bounds": list(result.lower_bounds),
+            "n_iter": result.n_iter, "converged": result.converged}
+
+
+def save_state(path: Path, stamp: dict, state: FitState) -> None:
+    name, keys, pos, has_gauss, cached = state.rng_state
+    header = {"format": FORMAT, "format_version": 1, "fingerprint": stamp, "init_index": state.init_index,
+              "finished": state.finished, "rng": [name, int(pos), int(has_gauss), float(cached)],
+              "current": _result_header(state.current),
+              "best": None if state.best is None else _result_header(state.best)}
+    arrays = {"rng_keys": np.asarray(keys, dtype=np.uint32), **_params_arrays("current", state.current.params)}
+    if state.best is not None:
+        arrays.update(_params_arrays("best", state.best.params))
+    write_archive(Path(path), header, arrays)
+
+
+def _result(header: dict, arrays: dict, prefix: str, covariance_type: str) -> EMResult:
+    params = Params(covariance_type, *(arrays[f"{prefix}_{name}"] for name in PARAM_ARRAYS))
+    return EMResult(params, float(header["lower_bound"]), [float(v) for v in header["lower_bounds"]],
+                    int(header["n_iter"]), bool(header["converged"]))
+
+
+def load_state(path: Path, stamp: dict, covariance_type: str) -> FitState | None:
+    """The state in the checkpoint at path, or None if there is none. A checkpoint of
+    other data or settings is an error (delete it to start afresh)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    header, arrays = read_archive(path, "checkpoint", FORMAT, ("rng_keys",))
+    if header.get("fingerprint") != stamp:
+        raise ModelFileError(
+            f"checkpoint {path} was written by a fit of other data or other parameters; "
+            "delete it to start this fit afresh"
+        )
+    name, pos, has_gauss, cached = header["rng"]
+    best = None if header["best"] is None else _result(header["best"], arrays, "best", covariance_type)
+    return FitState(int(header["init_index"]), (name, arrays["rng_keys"], pos, has_gauss, cached),
+                    _result(header["current"], arrays, "current", covariance_type), bool(header["finished"]), best)

@@ -1,0 +1,127 @@
+"""Interruption: Ctrl-C leaves the estimator as it was; checkpoints resume killed fits."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import blobs
+
+import fastem._engine as engine
+from fastem import GaussianMixture
+from fastem._persist import read_archive
+
+
+def test_keyboard_interrupt_leaves_the_estimator_as_it_was(monkeypatch):
+    X = blobs(2000, 3, 3, np.random.default_rng(0))
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in gm.__dict__.items()}
+    calls = []
+    original = engine.em_pass
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) % 2 == 0:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "em_pass", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        gm.set_params(covariance_type="diag").fit(X[:, :2] * 3)
+    gm.set_params(covariance_type="full")
+    assert gm.__dict__.keys() == before.keys()
+    for key, value in before.items():
+        np.testing.assert_array_equal(gm.__dict__[key], value, err_msg=key)
+    fresh = GaussianMixture(3)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(X)
+    assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "means_")
+
+
+CHILD = """
+import sys, time
+import numpy as np
+import fastem._engine as engine
+from fastem import GaussianMixture
+
+m_step = engine.m_step
+def slow_m_step(*args, **kwargs):  # slow the fit down so that the test can kill it mid-way
+    time.sleep(0.15)
+    return m_step(*args, **kwargs)
+engine.m_step = slow_m_step
+X = np.load(sys.argv[1])
+GaussianMixture(4, random_state=0, tol=0.0, max_iter=25, n_init=2, init_params="random",
+                checkpoint=sys.argv[2]).fit(X)
+print("finished")
+"""
+
+
+def _where(path):
+    header, _ = read_archive(path, "checkpoint", "fastem-checkpoint")
+    return header["init_index"], header["current"]["n_iter"]
+
+
+def test_killed_fit_resumes_to_the_same_model(tmp_path):
+    X = blobs(3000, 3, 4, np.random.default_rng(1))
+    np.save(tmp_path / "x.npy", X)
+    checkpoint = tmp_path / "fit.ckpt.npz"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "x.npy"), str(checkpoint)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if checkpoint.exists() and _where(checkpoint) >= (1, 3):  # the second run, three iterations in
+                break
+            assert child.poll() is None, child.communicate()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the fit never reached its second run")
+    finally:
+        child.kill()
+        child.communicate()
+    assert child.returncode != 0
+    stopped_at = _where(checkpoint)
+
+    kwargs = dict(random_state=0, tol=0.0, max_iter=25, n_init=2, init_params="random")
+    resumed = GaussianMixture(4, checkpoint=str(checkpoint), **kwargs)
+    with pytest.warns(Warning, match="did not converge"):
+        resumed.fit(X)
+    with pytest.warns(Warning, match="did not converge"):
+        straight = GaussianMixture(4, **kwargs).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(straight, name))
+    assert resumed.lower_bounds_ == straight.lower_bounds_
+    assert not checkpoint.exists()  # removed once the fit completed
+    assert stopped_at[0] == 1
+
+
+def test_checkpoint_of_other_data_is_refused(tmp_path):
+    X = blobs(500, 2, 2, np.random.default_rng(2))
+    checkpoint = tmp_path / "c.npz"
+    gm = GaussianMixture(2, random_state=0, max_iter=3, tol=0.0, checkpoint=str(checkpoint))
+
+    original = engine.em_pass
+    calls = []
+
+    def stop_after_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    engine.em_pass = stop_after_two
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gm.fit(X)
+    finally:
+        engine.em_pass = original
+    assert checkpoint.exists()
+    with pytest.raises(ValueError, match="other data or other parameters"):
+        gm.fit(X * 2)
+    with pytest.raises(ValueError, match="other data or other parameters"):
+        gm.set_params(n_components=3).fit(X)
+    header = json.loads(np.load(checkpoint)["header"].tobytes())
+    assert header["current"]["n_iter"] == 2
