@@ -1,9 +1,10 @@
 """fastem: Gaussian mixtures by EM on fused, parallel Numba kernels."""
 
+from ._engine import CollapseWarning
 from ._persist import ModelFileError, load
 from .mixture import GaussianMixture, InvalidParameterError
 from .sources import Source, source
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "InvalidParameterError", "ModelFileError", "Source", "__version__", "load", "source"]
+__all__ = ["CollapseWarning", "GaussianMixture", "InvalidParameterError", "ModelFileError", "Source", "__version__", "load", "source"]

@@ -12,6 +12,7 @@ chunk order; the M-step turns Stats into Params.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -126,6 +127,7 @@ class Stats:
     weight: float = 0.0
     n_rows: int = 0
     chunks: int = field(default=0, compare=False)
+    worst: np.ndarray | None = field(default=None, compare=False)  # [log p, row, x...] of the least likely row
 
     @classmethod
     def zeros(cls, covariance_type: str, shift: np.ndarray) -> Stats:
@@ -186,15 +188,22 @@ def em_pass(chunks: Chunks, params: Params, sample_weight: np.ndarray | None = N
     """One fused E-step and M-step accumulation over all chunks: Stats under params."""
     kp = KernelParams.from_params(params)
     stats = Stats.zeros(params.covariance_type, kp.shift)
+    stats.worst = np.full(2 + kp.loc.shape[1], np.inf)
+    stats.worst[1] = -1
     start = 0
     for index, chunk in enumerate(chunks):
         stop = start + chunk.shape[0]
         weight = chunk_weights(sample_weight, start, stop)
+        worst = stats.worst.copy()
+        worst[1] = -1
         ll = K.em_accumulate(
-            chunk, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1, stats.s2
+            chunk, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1, stats.s2, worst
         )
         if not np.isfinite(ll):
             _raise_non_finite(index, start, "log-likelihood")
+        if worst[1] >= 0:
+            worst[1] += start
+            stats.worst = worst
         stats.loglik += ll
         stats.add_chunk_count(chunk, weight)
         start = stop
@@ -294,6 +303,53 @@ def m_step(
     return Params(covariance_type, weights, means, cov, precision_cholesky(cov, covariance_type))
 
 
+class CollapseWarning(UserWarning):
+    """A component's soft count fell below the collapse threshold during EM."""
+
+
+COLLAPSE_POLICIES = ("reseed", "drop", "ignore")
+
+
+def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float, n_iter: int) -> Params:
+    """Handle components whose soft count (sample-weighted rows) in stats is below
+    threshold, with a CollapseWarning: 'reseed' moves the first of them to the least
+    likely row of the pass (the most poorly explained point), with the weight of
+    threshold rows and the weighted mean covariance of the others; 'drop' removes them
+    (the model then has fewer components); 'ignore' keeps them as scikit-learn does
+    (their covariance is then reg_covar, never NaN)."""
+    collapsed = np.flatnonzero(stats.s0 < threshold)
+    if policy == "ignore" or collapsed.size == 0:
+        return params
+    cov_type = params.covariance_type
+    alive = np.setdiff1d(np.arange(params.weights.size), collapsed)
+    counts = ", ".join(f"{k}: {stats.s0[k]:.3g}" for k in collapsed)
+    if alive.size == 0:
+        raise ValueError(f"every component collapsed at iteration {n_iter} (soft counts {counts} < {threshold})")
+    if policy == "drop":
+        pick = (lambda a: a) if cov_type == "tied" else (lambda a: a[alive])
+        weights = params.weights[alive] / params.weights[alive].sum()
+        warnings.warn(f"components {collapsed.tolist()} collapsed at iteration {n_iter} (soft counts {counts} "
+                      f"< {threshold} rows) and were dropped: {alive.size} remain", CollapseWarning, stacklevel=3)
+        return Params(cov_type, weights, params.means[alive], pick(params.covariances),
+                      pick(params.precisions_cholesky))
+    if stats.worst is None or stats.worst[1] < 0:
+        return params
+    k = int(collapsed[0])
+    weights, means = params.weights.copy(), params.means.copy()
+    covariances, P = params.covariances.copy(), params.precisions_cholesky.copy()
+    means[k] = stats.worst[2:]
+    weights[k] = threshold / stats.weight
+    weights /= weights.sum()
+    if cov_type != "tied":
+        share = params.weights[alive] / params.weights[alive].sum()
+        covariances[k] = np.tensordot(share, params.covariances[alive], axes=1)
+        P[k] = precision_cholesky(covariances[k : k + 1], cov_type)[0]
+    warnings.warn(f"component {k} collapsed at iteration {n_iter} (soft count {stats.s0[k]:.3g} < {threshold} "
+                  f"rows): re-seeded at row {int(stats.worst[1])}, the most poorly explained", CollapseWarning,
+                  stacklevel=3)
+    return Params(cov_type, weights, means, covariances, P)
+
+
 def score_pass(
     chunks: Chunks, params: Params, n_samples: int, with_resp: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -337,6 +393,8 @@ def run_em(
     lower_bounds: list[float] | None = None,
     sample_weight: np.ndarray | None = None,
     on_iteration: Callable[[EMResult, float, bool], None] | None = None,
+    on_collapse: str = "ignore",
+    collapse_threshold: float = 1.0,
 ) -> EMResult:
     """EM from params until the mean log-likelihood changes by less than tol, in
     scikit-learn's order: each iteration's lower bound is the mean log-likelihood of the
@@ -352,6 +410,7 @@ def run_em(
         previous = lower_bound
         stats = em_pass(chunks_of(), params, sample_weight)
         params = m_step(stats, params.covariance_type, reg_covar, eps)
+        params = resolve_collapse(params, stats, on_collapse, collapse_threshold, n_iter)
         lower_bound = stats.loglik / stats.weight
         lower_bounds.append(lower_bound)
         change = lower_bound - previous

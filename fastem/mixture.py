@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _kernels as K
 from ._checkpoint import FitState, fingerprint, load_state, save_state, settings_of
 from ._engine import (
+    COLLAPSE_POLICIES,
     COVARIANCE_TYPES,
     EMResult,
     Params,
@@ -67,6 +68,8 @@ _PARAMETERS = {
     "learning_decay": (lambda v: _is_real(v) and 0.5 < v <= 1.0, "a float in (0.5, 1]"),
     "learning_offset": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
     "checkpoint": (lambda v: v is None or isinstance(v, str | os.PathLike), "None or a path"),
+    "on_collapse": (lambda v: v in COLLAPSE_POLICIES, f"one of {COLLAPSE_POLICIES}"),
+    "collapse_threshold": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
 }
 
 
@@ -126,6 +129,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Keep the fit's state in this file after every EM iteration; a fit started
         with an existing checkpoint of the same data and settings resumes from it and
         ends with the same model as an uninterrupted fit. Removed when the fit ends.
+    on_collapse : {'reseed', 'drop', 'ignore'}, default='reseed'
+        What EM does, with a ``CollapseWarning``, when a component's soft count falls
+        below collapse_threshold: move it to the most poorly explained row of the pass
+        (one component per iteration), remove it (``weights_`` etc. then have fewer
+        rows), or keep it as scikit-learn does (its covariance becomes reg_covar).
+        Never NaN. Not applied by partial_fit, whose batches may lack a component.
+    collapse_threshold : float, default=1.0
+        The soft count, in (sample-weighted) rows, below which a component collapsed.
 
     Attributes
     ----------
@@ -181,6 +192,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         learning_decay=0.6,
         learning_offset=1.0,
         checkpoint=None,
+        on_collapse="reseed",
+        collapse_threshold=1.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -202,6 +215,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.checkpoint = checkpoint
+        self.on_collapse = on_collapse
+        self.collapse_threshold = collapse_threshold
 
     # ----------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -421,6 +436,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         lower_bounds=lower_bounds,
                         sample_weight=sample_weight,
                         on_iteration=on_iteration,
+                        on_collapse=self.on_collapse,
+                        collapse_threshold=self.collapse_threshold,
                     )
                     state_word = "converged" if result.converged else "did not converge"
                     self._say(1, f"Initialization {state_word}.",

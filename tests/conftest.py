@@ -50,3 +50,13 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def unit_precisions(covariance_type, n_components, n_features):
+    """Identity precisions in scikit-learn's shape for covariance_type."""
+    return {
+        "full": np.stack([np.eye(n_features)] * n_components),
+        "tied": np.eye(n_features),
+        "diag": np.ones((n_components, n_features)),
+        "spherical": np.ones(n_components),
+    }[covariance_type]

@@ -98,8 +98,12 @@ def _layout(X, n_components, s2_size):
 
 
 @njit(**PARALLEL_JIT)
-def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2):
-    """One fused E-step and M-step accumulation over a chunk. Returns sum_n w_n log p(x_n)."""
+def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst):
+    """One fused E-step and M-step accumulation over a chunk. Returns sum_n w_n log p(x_n).
+
+    worst (D + 2,): the most poorly explained row so far, updated in place if this chunk
+    has a lower log-density among rows of positive weight: [log p(x), row index in this
+    chunk, x...]. Start it at [inf, -1, ...]."""
     n, n_features = X.shape
     n_components = loc.shape[0]
     rows, n_blocks, groups = _layout(X, n_components, s2.size)
@@ -107,6 +111,8 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2):
     g_s1 = np.zeros((groups, n_components, n_features))
     g_s2 = np.zeros((groups, s2.shape[0], s2.shape[1], s2.shape[2]))
     g_ll = np.zeros(groups)
+    g_low = np.full(groups, np.inf)
+    g_low_row = np.full(groups, -1, dtype=np.int64)
     xT = np.empty((groups, n_features, rows))
     work = np.empty((groups, n_features, rows))
     logp = np.empty((groups, n_components, rows))
@@ -122,7 +128,11 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2):
             normalize_block(logp[g], nb, top, total, bits[g])
             ll = 0.0
             for b in range(nb):
-                ll += wb[b] * (top[b] + math.log(total[b]))
+                density = top[b] + math.log(total[b])
+                ll += wb[b] * density
+                if density < g_low[g] and wb[b] > 0.0:
+                    g_low[g] = density
+                    g_low_row[g] = r0 + b
                 total[b] = wb[b] / total[b]  # now the factor turning exp(logp - top) into w r
             g_ll[g] += ll
             for k in range(n_components):
@@ -135,6 +145,11 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2):
         s0 += g_s0[g]
         s1 += g_s1[g]
         s2 += g_s2[g]
+        if g_low[g] < worst[0]:
+            worst[0] = g_low[g]
+            worst[1] = g_low_row[g]
+            for d in range(n_features):
+                worst[2 + d] = X[g_low_row[g], d]
     return total
 
 

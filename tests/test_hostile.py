@@ -1,0 +1,171 @@
+"""The catalogue of hostile and extreme inputs (README: 'Hostile input'): each gives a
+correct model or a clear error that names the problem, never NaN parameters."""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import blobs, unit_precisions
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from fastem import CollapseWarning, GaussianMixture
+
+ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+
+
+def assert_finite(gm):
+    for name in ATTRIBUTES:
+        assert np.all(np.isfinite(getattr(gm, name))), name
+    assert np.isfinite(gm.lower_bound_)
+
+
+def fit_quietly(gm, X, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gm.fit(X, **kwargs)
+
+
+@pytest.fixture
+def X():
+    return blobs(1500, 3, 3, np.random.default_rng(11))
+
+
+def test_empty_data():
+    with pytest.raises(ValueError, match="0 sample"):
+        GaussianMixture(1).fit(np.empty((0, 3)))
+
+
+def test_single_row():
+    with pytest.raises(ValueError, match="1 sample.*minimum of 2"):
+        GaussianMixture(1).fit(np.ones((1, 3)))
+
+
+def test_more_components_than_rows():
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        GaussianMixture(10).fit(np.random.default_rng(0).normal(size=(5, 2)))
+
+
+@pytest.mark.parametrize("n_features", [1, 500])
+def test_one_and_500_features_match_sklearn(n_features, covariance_type):
+    rng = np.random.default_rng(n_features)
+    X = blobs(1200 if n_features == 500 else 3000, n_features, 2, rng, spread=2.0)
+    init = dict(means_init=X[[0, -1]], weights_init=[0.5, 0.5], max_iter=5, tol=0.0, covariance_type=covariance_type,
+                precisions_init=unit_precisions(covariance_type, 2, n_features))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkGaussianMixture(2, **init).fit(X)
+        fe = GaussianMixture(2, **init).fit(X)
+    np.testing.assert_allclose(fe.means_, sk.means_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fe.covariances_, sk.covariances_, rtol=1e-7, atol=1e-9)
+    assert fe.lower_bound_ == pytest.approx(sk.lower_bound_, rel=1e-7)
+
+
+def test_constant_column(X, covariance_type):
+    X = X.copy()
+    X[:, 1] = 4.0
+    gm = fit_quietly(GaussianMixture(3, covariance_type=covariance_type, random_state=0), X)
+    assert_finite(gm)
+    var = {"full": lambda c: c[:, 1, 1], "tied": lambda c: c[1, 1], "diag": lambda c: c[:, 1],
+           "spherical": lambda c: c}[covariance_type](gm.covariances_)
+    if covariance_type != "spherical":
+        np.testing.assert_allclose(var, 1e-6, rtol=1e-3)  # reg_covar: the column has no variance
+
+
+def test_all_rows_identical(covariance_type):
+    X = np.tile([1.0, -2.0, 3.0], (200, 1))
+    with pytest.warns(CollapseWarning):
+        gm = fit_quietly_keep_collapse(GaussianMixture(3, covariance_type=covariance_type, random_state=0), X)
+    assert_finite(gm)
+    np.testing.assert_allclose(gm.means_, np.tile([1.0, -2.0, 3.0], (3, 1)), atol=1e-12)
+
+
+def fit_quietly_keep_collapse(gm, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", CollapseWarning)
+        return gm.fit(X)
+
+
+def test_many_duplicate_rows(X):
+    """1,000 copies of one row: a component of its own, tight (reg_covar), finite."""
+    dup = np.vstack([X, np.repeat(X[:1], 1000, axis=0)])
+    gm = fit_quietly(GaussianMixture(4, random_state=0), dup)
+    assert_finite(gm)
+    k = np.argmin(np.linalg.norm(gm.means_ - X[0], axis=1))
+    np.testing.assert_allclose(gm.means_[k], X[0], atol=1e-6)
+    assert gm.weights_[k] == pytest.approx(1000 / len(dup), rel=1e-3)
+
+
+def test_offset_1e8_fits_as_well_as_centred(covariance_type):
+    X = blobs(3000, 3, 3, np.random.default_rng(4), spread=5.0)
+    centred = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    shifted = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X + 1e8)
+    np.testing.assert_allclose(shifted.means_ - 1e8, centred.means_, atol=1e-6)
+    np.testing.assert_allclose(shifted.covariances_, centred.covariances_, rtol=1e-6)
+    assert shifted.lower_bound_ == pytest.approx(centred.lower_bound_, rel=1e-7)
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e150])
+def test_extreme_scales(scale, covariance_type):
+    """Tiny and huge data fit like unit data, once reg_covar matches the scale (the
+    default 1e-6 would dominate variances of 1e-16: choose reg_covar for the units)."""
+    X = blobs(2000, 2, 2, np.random.default_rng(5))
+    unit = GaussianMixture(2, covariance_type=covariance_type, random_state=0, reg_covar=1e-6).fit(X)
+    scaled = GaussianMixture(2, covariance_type=covariance_type, random_state=0, reg_covar=1e-6 * scale**2).fit(X * scale)
+    np.testing.assert_allclose(scaled.means_ / scale, unit.means_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(scaled.covariances_ / scale**2, unit.covariances_, rtol=1e-6)
+    default = fit_quietly(GaussianMixture(2, covariance_type=covariance_type, random_state=0), X * 1e-8)
+    assert_finite(default)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, bool, object])
+def test_integer_boolean_object_dtypes(dtype):
+    X = (np.random.default_rng(6).integers(0, 2, size=(400, 3)) * 5 + np.arange(3)).astype(dtype)
+    gm = fit_quietly(GaussianMixture(2, random_state=0), X)
+    assert_finite(gm)
+    assert gm.means_.dtype == np.float64
+
+
+def test_complex_dtype_is_refused():
+    with pytest.raises(ValueError, match="[Cc]omplex"):
+        GaussianMixture(2).fit(np.ones((10, 2), dtype=np.complex128))
+
+
+def test_fortran_strided_read_only_arrays(X):
+    reference = GaussianMixture(3, random_state=0, chunk_size=100).fit(X)
+    fortran = np.asfortranarray(X)
+    wide = np.zeros((len(X), 6))
+    wide[:, ::2] = X
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    for variant in (fortran, wide[:, ::2], read_only):
+        gm = GaussianMixture(3, random_state=0, chunk_size=100).fit(variant)
+        np.testing.assert_array_equal(gm.means_, reference.means_)
+    assert not read_only.flags.writeable
+
+
+def test_collapse_policies(X):
+    """A component started far from all data collapses; each policy is defined, never NaN."""
+    means = np.vstack([X[:2], [[1e3, 1e3, 1e3]]])
+    kwargs = dict(means_init=means, weights_init=[0.4, 0.4, 0.2], precisions_init=np.stack([np.eye(3)] * 3),
+                  max_iter=50)
+    with pytest.warns(CollapseWarning, match="re-seeded at row"):
+        reseeded = fit_quietly_keep_collapse(GaussianMixture(3, on_collapse="reseed", **kwargs), X)
+    assert_finite(reseeded)
+    assert np.abs(reseeded.means_).max() < 100  # the far component came back to the data
+    with pytest.warns(CollapseWarning, match="dropped: 2 remain"):
+        dropped = fit_quietly_keep_collapse(GaussianMixture(3, on_collapse="drop", **kwargs), X)
+    assert dropped.means_.shape == (2, 3) and dropped.predict_proba(X).shape == (len(X), 2)
+    assert_finite(dropped)
+    ignored = fit_quietly(GaussianMixture(3, on_collapse="ignore", **kwargs), X)
+    assert_finite(ignored)
+    np.testing.assert_allclose(ignored.covariances_[2], 1e-6 * np.eye(3))  # reg_covar, as scikit-learn
+
+
+def test_collapse_with_sklearn_defaults_is_unchanged(X):
+    """Without a collapse, on_collapse changes nothing: the same model as scikit-learn."""
+    init = dict(means_init=X[:3], weights_init=np.full(3, 1 / 3), precisions_init=unit_precisions("full", 3, 3),
+                max_iter=100)
+    sk = SkGaussianMixture(3, **init).fit(X)
+    for policy in ("reseed", "drop", "ignore"):
+        np.testing.assert_allclose(GaussianMixture(3, on_collapse=policy, **init).fit(X).means_, sk.means_, rtol=1e-7)
