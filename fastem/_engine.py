@@ -381,8 +381,14 @@ class EMResult:
     converged: bool
 
 
+def local_e_step(chunks_of: Callable[[], Chunks], sample_weight: np.ndarray | None = None
+                 ) -> Callable[[Params], Stats]:
+    """e_step for run_em: a pass over chunks_of() (a new pass every call) in this process."""
+    return lambda params: em_pass(chunks_of(), params, sample_weight)
+
+
 def run_em(
-    chunks_of: Callable[[], Chunks],
+    e_step: Callable[[Params], Stats],
     params: Params,
     *,
     tol: float,
@@ -391,14 +397,14 @@ def run_em(
     eps: float,
     lower_bound: float = -np.inf,
     lower_bounds: list[float] | None = None,
-    sample_weight: np.ndarray | None = None,
     on_iteration: Callable[[EMResult, float, bool], None] | None = None,
     on_collapse: str = "ignore",
     collapse_threshold: float = 1.0,
 ) -> EMResult:
     """EM from params until the mean log-likelihood changes by less than tol, in
     scikit-learn's order: each iteration's lower bound is the mean log-likelihood of the
-    params before its M-step. chunks_of() starts a new pass over the data.
+    params before its M-step. e_step(params) returns the Stats of all the data under params
+    (local_e_step: a pass over chunks here; fastem.dask: a pass over a Dask array).
 
     To resume a run, pass its params, lower_bound and lower_bounds after len(lower_bounds)
     iterations: the run goes on exactly as if it had not stopped. on_iteration(run, change,
@@ -408,7 +414,7 @@ def run_em(
     n_iter = len(lower_bounds)
     for n_iter in range(len(lower_bounds) + 1, max_iter + 1):
         previous = lower_bound
-        stats = em_pass(chunks_of(), params, sample_weight)
+        stats = e_step(params)
         params = m_step(stats, params.covariance_type, reg_covar, eps)
         params = resolve_collapse(params, stats, on_collapse, collapse_threshold, n_iter)
         lower_bound = stats.loglik / stats.weight

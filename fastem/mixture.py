@@ -25,6 +25,7 @@ from ._engine import (
     Params,
     array_chunks,
     em_pass,
+    local_e_step,
     m_step,
     covariances_from_precision_cholesky,
     precision_cholesky_from_precisions,
@@ -369,22 +370,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight, checkpoint):
         self._check_params()
-        data = self._data(X, reset=True)
-        if not data.reiterable:
-            raise ValueError(
-                f"fit makes several passes over the data, but {data.name} is a one-shot iterator: "
-                "pass a callable that returns a new iterator for each pass, or use partial_fit for a stream"
-            )
-        n_samples = data.count_rows()
+        if is_dask_collection(X):
+            data, e_step, make_initial = self._dask_setup(X, sample_weight, checkpoint)
+            sample_weight = None
+        else:
+            data = self._data(X, reset=True)
+            if not data.reiterable:
+                raise ValueError(
+                    f"fit makes several passes over the data, but {data.name} is a one-shot iterator: "
+                    "pass a callable that returns a new iterator for each pass, or use partial_fit for a stream"
+                )
+            data.count_rows()
+            sample_weight = self._check_sample_weight(sample_weight, data.n_samples)
+            chunks_of = self._passes(data, data.n_samples)
+            e_step = local_e_step(chunks_of, sample_weight)
+
+            def make_initial(rng):
+                return initial_params(self.init_params, chunks_of, n_samples=data.n_samples, dtype=data.dtype,
+                                      n_components=self.n_components, covariance_type=self.covariance_type,
+                                      reg_covar=self.reg_covar, rng=rng, sample_weight=sample_weight)
+
+        n_samples = data.n_samples
         if n_samples < max(2, self.n_components):
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n_samples}"
                 if n_samples < self.n_components
                 else f"Found array with {n_samples} sample(s) while a minimum of 2 is required by {type(self).__name__}."
             )
-        sample_weight = self._check_sample_weight(sample_weight, n_samples)
         weights0, means0, precisions0 = self._check_initial(data.n_features)
-        chunks_of = self._passes(data, n_samples)
         eps = 10 * np.finfo(data.dtype).eps
         rng = check_random_state(self.random_state)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -410,8 +423,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     params, lower_bound = state.current.params, state.current.lower_bound
                     lower_bounds = state.current.lower_bounds
                 elif do_init:
-                    params = self._initial_params(chunks_of, n_samples, data.dtype, rng, sample_weight,
-                                                  weights0, means0, precisions0)
+                    params = self._initial_params(make_initial, rng, weights0, means0, precisions0)
                     lower_bound, lower_bounds = -np.inf, []
                 else:
                     params, lower_bound, lower_bounds = self._fitted_params(), self.lower_bound_, []
@@ -426,7 +438,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         on_iteration = self._checkpointer(on_iteration, checkpoint, stamp, init, rng_after_init,
                                                           best)
                     result = run_em(
-                        chunks_of,
+                        e_step,
                         params,
                         tol=self.tol,
                         max_iter=self.max_iter,
@@ -434,7 +446,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         eps=eps,
                         lower_bound=lower_bound,
                         lower_bounds=lower_bounds,
-                        sample_weight=sample_weight,
                         on_iteration=on_iteration,
                         on_collapse=self.on_collapse,
                         collapse_threshold=self.collapse_threshold,
@@ -529,10 +540,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     )
                 weights0, means0, precisions0 = self._check_initial(batch.shape[1])
                 rows = self.chunk_size or auto_chunk_rows(batch.shape[1], batch.dtype.itemsize)
-                params = self._initial_params(
-                    lambda: array_chunks(batch, rows), batch.shape[0], batch.dtype,
-                    check_random_state(self.random_state), sample_weight, weights0, means0, precisions0,
-                )
+
+                def make_initial(rng):
+                    return initial_params(self.init_params, lambda: array_chunks(batch, rows),
+                                          n_samples=batch.shape[0], dtype=batch.dtype, n_components=self.n_components,
+                                          covariance_type=self.covariance_type, reg_covar=self.reg_covar, rng=rng,
+                                          sample_weight=sample_weight)
+
+                params = self._initial_params(make_initial, check_random_state(self.random_state),
+                                              weights0, means0, precisions0)
             self.n_steps_ = 0
             self._running = None
         else:
@@ -550,28 +566,40 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = self.n_steps_
         self.converged_ = False
 
-    def _initial_params(self, chunks_of, n_samples, dtype, rng, sample_weight, weights0, means0, precisions0) -> Params:
+    def _initial_params(self, make_initial, rng, weights0, means0, precisions0) -> Params:
+        """The user's weights_init / means_init / precisions_init, the rest from
+        make_initial(rng) (the init_params method), as scikit-learn combines them."""
         cov = self.covariance_type
+        params = None
         if weights0 is None or means0 is None or precisions0 is None:
-            params = initial_params(
-                self.init_params,
-                chunks_of,
-                n_samples=n_samples,
-                dtype=dtype,
-                n_components=self.n_components,
-                covariance_type=cov,
-                reg_covar=self.reg_covar,
-                rng=rng,
-                sample_weight=sample_weight,
-            )
-        else:
-            params = None
+            params = make_initial(rng)
         weights = weights0 if weights0 is not None else params.weights
         means = means0 if means0 is not None else params.means
         if precisions0 is None:
             return Params(cov, weights, means, params.covariances, params.precisions_cholesky)
         P = precision_cholesky_from_precisions(precisions0, cov)
         return Params(cov, weights, means, covariances_from_precision_cholesky(P, cov), P)
+
+    def _dask_setup(self, X, sample_weight, checkpoint):
+        """(data description, e_step, make_initial) for a Dask array or DataFrame."""
+        from .dask import as_dask_array, dask_e_step, dask_initial_params
+
+        if checkpoint is not None:
+            raise ValueError("checkpoint is not supported for Dask arrays: Dask recomputes lost work itself")
+        X = as_dask_array(X)
+        self.n_features_in_ = X.shape[1]
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if sample_weight is not None and not is_dask_collection(sample_weight):
+            sample_weight = self._check_sample_weight(sample_weight, X.shape[0])
+        data = _DaskData(X.shape[0], X.shape[1], np.dtype(X.dtype))
+
+        def make_initial(rng):
+            return dask_initial_params(self.init_params, X, n_components=self.n_components,
+                                       covariance_type=self.covariance_type, reg_covar=self.reg_covar, rng=rng,
+                                       sample_weight=sample_weight)
+
+        return data, dask_e_step(X, sample_weight), make_initial
 
     def _iteration_printer(self):
         last = [time.perf_counter()]
@@ -605,6 +633,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     # ----------------------------------------------------------------- using a model
     def _score(self, X, with_resp: bool = False):
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from .dask import as_dask_array, dask_score
+
+            X = as_dask_array(X)
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                                 f"{self.n_features_in_} features as input.")
+            params = self._fitted_params()
+            return dask_score(X, params, "density"), dask_score(X, params, "labels"), (
+                dask_score(X, params, "proba") if with_resp else None)
         data = self._data(X, reset=False)
         n_samples = data.count_rows()
         with threads(self.n_jobs):
@@ -616,7 +654,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def score(self, X, y=None):
         """Mean log-density of the rows of X (higher is better)."""
-        return float(self.score_samples(X).mean())
+        return float(self.score_samples(X).mean())  # computes a Dask result
 
     def predict(self, X):
         """Most probable component of each row, shape (n_samples,)."""
@@ -677,11 +715,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""
         log_density = self.score_samples(X)
-        return -2 * log_density.sum() + self._n_parameters() * math.log(log_density.size)
+        return -2 * float(log_density.sum()) + self._n_parameters() * math.log(log_density.shape[0])
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better)."""
-        return -2 * self.score_samples(X).sum() + 2 * self._n_parameters()
+        return -2 * float(self.score_samples(X).sum()) + 2 * self._n_parameters()
+
+
+class _DaskData:
+    """What fit needs to know of a Dask array."""
+
+    def __init__(self, n_samples: int, n_features: int, dtype: np.dtype):
+        self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
+
+
+def is_dask_collection(X) -> bool:
+    """Whether X is a Dask array or DataFrame (without importing Dask)."""
+    return type(X).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def _is_source_like(X) -> bool:
