@@ -78,17 +78,22 @@ class KernelParams:
     shift: np.ndarray  # (K, D): the centres the statistics are taken around
 
     @classmethod
-    def from_params(cls, params: Params) -> KernelParams:
+    def from_params(cls, params: Params, dtype=np.float64) -> KernelParams:
+        """The kernels' arrays in dtype (the data's precision). The statistics' shift is
+        the means (the tied centre) as rounded to dtype, so that the M-step adds the
+        shifted moments to exactly the point they were taken around."""
         cov_type, P = params.covariance_type, params.precisions_cholesky
-        means = np.ascontiguousarray(params.means, dtype=np.float64)
+        dtype = np.dtype(dtype)
+        means = np.asarray(params.means, dtype=np.float64)
         n_components, n_features = means.shape
+        rounded = means.astype(dtype).astype(np.float64)
         center = np.zeros(n_features)
-        loc, shift = means, means
+        loc, shift = rounded, rounded
         if cov_type == "full":
             prec = P
             log_det = np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)
         elif cov_type == "tied":
-            center = means.mean(axis=0)
+            center = means.mean(axis=0).astype(dtype).astype(np.float64)
             loc = (means - center) @ P
             shift = np.broadcast_to(center, means.shape)
             prec = P[None]
@@ -104,10 +109,10 @@ class KernelParams:
         log_norm = log_weights + log_det - 0.5 * n_features * LOG_2PI
         return cls(
             FAMILY[cov_type],
-            np.ascontiguousarray(loc, dtype=np.float64),
-            center,
-            np.ascontiguousarray(prec, dtype=np.float64),
-            np.ascontiguousarray(log_norm, dtype=np.float64),
+            np.ascontiguousarray(loc, dtype=dtype),
+            center.astype(dtype),
+            np.ascontiguousarray(prec, dtype=dtype),
+            np.ascontiguousarray(log_norm, dtype=dtype),
             np.array(shift, dtype=np.float64),
         )
 
@@ -186,12 +191,14 @@ def _raise_non_finite(chunk_index: int, start: int, what: str) -> None:
 
 def em_pass(chunks: Chunks, params: Params, sample_weight: np.ndarray | None = None) -> Stats:
     """One fused E-step and M-step accumulation over all chunks: Stats under params."""
-    kp = KernelParams.from_params(params)
-    stats = Stats.zeros(params.covariance_type, kp.shift)
-    stats.worst = np.full(2 + kp.loc.shape[1], np.inf)
-    stats.worst[1] = -1
+    kp = stats = None
     start = 0
     for index, chunk in enumerate(chunks):
+        if kp is None:  # the first chunk tells the data's precision
+            kp = KernelParams.from_params(params, chunk.dtype)
+            stats = Stats.zeros(params.covariance_type, kp.shift)
+            stats.worst = np.full(2 + kp.loc.shape[1], np.inf)
+            stats.worst[1] = -1
         stop = start + chunk.shape[0]
         weight = chunk_weights(sample_weight, start, stop)
         worst = stats.worst.copy()
@@ -207,6 +214,8 @@ def em_pass(chunks: Chunks, params: Params, sample_weight: np.ndarray | None = N
         stats.loglik += ll
         stats.add_chunk_count(chunk, weight)
         start = stop
+    if stats is None:
+        raise ValueError("no data: the pass yielded no chunk")
     return stats
 
 
@@ -220,17 +229,22 @@ def resp_pass(
 ) -> Stats:
     """Stats around the global centre (D,) under given responsibilities:
     resp_of(start_row, chunk) -> (rows, K)."""
-    center = np.asarray(center, dtype=np.float64)
-    stats = Stats.zeros(covariance_type, np.tile(center, (n_components, 1)))
     family = FAMILY[covariance_type]
+    stats = None
     start = 0
     for chunk in chunks:
+        if stats is None:  # the centre as rounded to the data's precision: exactly the shift used
+            typed_center = np.asarray(center, dtype=np.float64).astype(chunk.dtype)
+            typed_shift = np.tile(typed_center, (n_components, 1))
+            stats = Stats.zeros(covariance_type, typed_shift.astype(np.float64))
         stop = start + chunk.shape[0]
         weight = chunk_weights(sample_weight, start, stop)
         resp = np.ascontiguousarray(resp_of(start, chunk), dtype=np.float64)
-        K.resp_accumulate(chunk, weight, family, resp, stats.shift, center, stats.s0, stats.s1, stats.s2)
+        K.resp_accumulate(chunk, weight, family, resp, typed_shift, typed_center, stats.s0, stats.s1, stats.s2)
         stats.add_chunk_count(chunk, weight)
         start = stop
+    if stats is None:
+        raise ValueError("no data: the pass yielded no chunk")
     return stats
 
 
@@ -354,14 +368,16 @@ def score_pass(
     chunks: Chunks, params: Params, n_samples: int, with_resp: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """log p(x) (n,), labels (n,) and, if asked, responsibilities (n, K) for every row."""
-    kp = KernelParams.from_params(params)
-    n_components = kp.loc.shape[0]
+    n_components = params.weights.size
     log_density = np.empty(n_samples)
     labels = np.empty(n_samples, dtype=np.int64)
     resp = np.empty((n_samples, n_components)) if with_resp else None
     no_resp = np.empty((0, n_components))
+    kernel_params = {}
     start = 0
     for chunk in chunks:
+        kp = kernel_params.get(chunk.dtype) or kernel_params.setdefault(
+            chunk.dtype, KernelParams.from_params(params, chunk.dtype))
         stop = start + chunk.shape[0]
         out_resp = resp[start:stop] if with_resp else no_resp
         K.score(

@@ -214,7 +214,7 @@ def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, 
 
 
 def _block_score(block, params, what):
-    kp = KernelParams.from_params(params)
+    kp = KernelParams.from_params(params, block.dtype)
     block = np.ascontiguousarray(block)
     n = block.shape[0]
     log_density, labels = np.empty(n), np.empty(n, dtype=np.int64)

@@ -12,16 +12,17 @@ from fastem import _kernels
 from fastem._engine import KernelParams, Stats, _symmetric, array_chunks, em_pass, m_step, resp_pass, score_pass
 from fastem._kernels import _options
 
-# float32 data is read exactly into float64 arithmetic: the kernels' only loss is the
-# float64 rounding of their sums, so both dtypes meet a float64 tolerance against a
-# reference computed on the same (float32-valued) numbers.
-RTOL = 1e-9
+# Relative tolerances against the float64 references on the same values. float64 data:
+# rounding of long sums. float32 data: the kernels compute each block in float32 (8 lanes
+# per vector; relative error about 1e-7 per quantity, a few 1e-6 after a block's sums of
+# 512 rows) and add blocks in float64, so 2e-5 bounds them with room.
+RTOL = {np.float64: 1e-9, np.float32: 2e-5}
 
 
-def full_s2(stats, covariance_type, n_features):
-    """Kernel s2 as (K, D, D) full matrices where the family keeps them."""
-    s2 = _symmetric(stats.s2) if stats.s2.shape[-1] == stats.s2.shape[-2] == n_features else stats.s2
-    return s2
+def scale(X):
+    """An absolute tolerance's unit for sums over X: float32 sums cancel to about eps * n * |x|."""
+    X = np.asarray(X)
+    return 1.0 if X.dtype == np.float64 else 1e4 * len(X) * float(np.abs(X).max())
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (5, 1, 2), (1000, 3, 4), (777, 8, 5), (3000, 20, 3)])
@@ -32,19 +33,19 @@ def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
     weight = rng.uniform(0.1, 2.0, size=n)
     stats = em_pass(array_chunks(X, 256), params, weight)
     log_density, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
-    assert stats.loglik == pytest.approx(float(weight @ log_density), rel=RTOL)
+    assert stats.loglik == pytest.approx(float(weight @ log_density), rel=RTOL[dtype])
     assert stats.weight == pytest.approx(weight.sum(), rel=1e-12)
     s0, s1, s2 = naive.moments(X, resp, stats.shift, weight)
-    np.testing.assert_allclose(stats.s0, s0, rtol=RTOL, atol=1e-12)
-    np.testing.assert_allclose(stats.s1, s1, rtol=RTOL, atol=1e-9)
+    np.testing.assert_allclose(stats.s0, s0, rtol=RTOL[dtype], atol=1e-12)
+    np.testing.assert_allclose(stats.s1, s1, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     if covariance_type == "full":
-        np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     elif covariance_type == "tied":
         c = stats.shift[0]
         Xc = X.astype(np.float64) - c
-        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     else:
-        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL[dtype], atol=1e-9 * scale(X))
 
 
 def test_m_step_matches_reference(covariance_type, rng):
@@ -66,15 +67,15 @@ def test_resp_pass_matches_reference(covariance_type, dtype, rng):
     center = rng.normal(size=5)
     stats = resp_pass(array_chunks(X, 400), covariance_type, center, lambda s, c: resp[s : s + len(c)], 3, weight)
     s0, s1, s2 = naive.moments(X, resp, stats.shift, weight)
-    np.testing.assert_allclose(stats.s0, s0, rtol=RTOL)
-    np.testing.assert_allclose(stats.s1, s1, rtol=RTOL, atol=1e-9)
+    np.testing.assert_allclose(stats.s0, s0, rtol=RTOL[dtype])
+    np.testing.assert_allclose(stats.s1, s1, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     if covariance_type == "full":
-        np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     elif covariance_type == "tied":
         Xc = X.astype(np.float64) - center
-        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     else:
-        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL, atol=1e-9)
+        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL[dtype], atol=1e-9 * scale(X))
 
 
 def test_score_matches_reference(covariance_type, dtype, rng):
@@ -82,9 +83,9 @@ def test_score_matches_reference(covariance_type, dtype, rng):
     X = rng.normal(scale=2.0, size=(2500, 6)).astype(dtype)
     log_density, labels, resp = score_pass(array_chunks(X, 1000), params, len(X), with_resp=True)
     ref_density, ref_resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
-    np.testing.assert_allclose(log_density, ref_density, rtol=RTOL)
-    np.testing.assert_allclose(resp, ref_resp, rtol=1e-8, atol=1e-13)
-    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(log_density, ref_density, rtol=RTOL[dtype])
+    np.testing.assert_allclose(resp, ref_resp, rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * 1e-4)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12 if dtype == np.float64 else 1e-6)
     clear = np.sort(ref_resp, axis=1)[:, -1] - np.sort(ref_resp, axis=1)[:, -2] > 1e-9
     np.testing.assert_array_equal(labels[clear], ref_resp.argmax(axis=1)[clear])
 
@@ -99,8 +100,8 @@ def test_lloyd_matches_reference(dtype, rng):
     inertia = _kernels.lloyd_accumulate(X, weight, centers, counts, sums, labels)
     ref_labels, ref_counts, ref_new, ref_inertia = naive.lloyd_step(X, centers, weight)
     np.testing.assert_array_equal(labels, ref_labels)
-    np.testing.assert_allclose(counts, ref_counts, rtol=RTOL)
-    assert inertia == pytest.approx(ref_inertia, rel=RTOL)
+    np.testing.assert_allclose(counts, ref_counts, rtol=RTOL[dtype])
+    assert inertia == pytest.approx(ref_inertia, rel=RTOL[dtype])
     moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1e-300)[:, None], 0.0)
     np.testing.assert_allclose(centers + moved, ref_new, rtol=1e-9, atol=1e-12)
 

@@ -52,18 +52,17 @@ def test_same_model_as_sklearn_float64(covariance_type, max_iter, rng):
 
 @pytest.mark.parametrize("max_iter", [1, 10, 100])
 def test_same_model_as_sklearn_float32(covariance_type, max_iter, rng):
-    """float32 data: fastem reads the float32 values exactly into float64 arithmetic, so it
-    matches scikit-learn on the same values in float64 up to the only deliberate
-    difference, the 10 eps(float32) = 1.2e-6 (instead of 2.2e-15) added to each soft
-    count as scikit-learn does for float32. With soft counts of hundreds of rows that
-    moves the parameters by about 1e-8 relative per iteration: tolerance 1e-6.
-    (scikit-learn's own float32 path computes responsibilities in float32 and agrees
-    with its float64 path only to about 1e-4.)"""
+    """float32 data: fastem computes each block in float32 (as scikit-learn computes
+    float32 data in float32), 8 lanes per vector, and adds the blocks' statistics in
+    float64. Against scikit-learn on the same values in float64, the float32 rounding of
+    the log-densities (about 1e-7 of ~10) moves responsibilities by ~1e-6 and the
+    parameters by ~1e-6 per iteration at most: tolerance 1e-4. (tol=0 below 100
+    iterations: float32 log-likelihoods cannot settle to 1e-10, so both run max_iter.)"""
     X = blobs(3000, 5, 4, rng, spread=3.0, dtype=np.float32)
     fe, sk = fit_both(X, covariance_type, 4, max_iter, X_sklearn=X.astype(np.float64),
-                      tol=1e-10 if max_iter < 100 else 1e-3)
+                      tol=0.0 if max_iter < 100 else 1e-3)
     assert fe.means_.dtype == np.float64
-    assert_same_model(fe, sk, rtol=1e-6)
+    assert_same_model(fe, sk, rtol=1e-4)
 
 
 def test_same_model_with_offset_data(covariance_type, rng):

@@ -10,9 +10,10 @@ from ._options import JIT
 def diag_log_prob(xT, nb, loc, prec, log_norm, maha, logp):
     """logp[k, b] = log_norm[k] - sum_d ((x_bd - loc_kd) p_kd)^2 / 2 with prec (K, 1, D)."""
     n_features = xT.shape[0]
+    half = xT.dtype.type(0.5)
     for k in range(loc.shape[0]):
         for b in range(nb):
-            maha[b] = 0.0
+            maha[b] = 0
         for d in range(n_features):
             m = loc[k, d]
             p = prec[k, 0, d]
@@ -21,22 +22,23 @@ def diag_log_prob(xT, nb, loc, prec, log_norm, maha, logp):
                 maha[b] += t * t
         c = log_norm[k]
         for b in range(nb):
-            logp[k, b] = c - 0.5 * maha[b]
+            logp[k, b] = c - half * maha[b]
 
 
 @njit(**JIT)
 def diag_accumulate(xT, nb, loc, resp, s0, s1, s2):
     """s0[k] += sum r, s1[k, d] += sum r (x_d - loc_kd), s2[k, 0, d] += sum r (x_d - loc_kd)^2."""
     n_features = xT.shape[0]
+    zero = xT.dtype.type(0)
     for k in range(loc.shape[0]):
-        total = 0.0
+        total = zero
         for b in range(nb):
             total += resp[k, b]
         s0[k] += total
         for d in range(n_features):
             m = loc[k, d]
-            a1 = 0.0
-            a2 = 0.0
+            a1 = zero
+            a2 = zero
             for b in range(nb):
                 t = xT[d, b] - m
                 rt = resp[k, b] * t

@@ -3,9 +3,9 @@ functions over its own blocks into its own slot of a (n_groups, ...) buffer, the
 serial reduction in group order. The partition depends on the data shape only, so
 the result is bitwise the same for any thread count.
 
-Arguments shared by the drivers (all float64 but X):
+Arguments shared by the drivers (parameters in X's precision, statistics float64):
     X        (n, D) float32 or float64, C-contiguous: the chunk
-    weight   (n,) sample weights, or (0,) for unit weights
+    weight   (n,) float64 sample weights, or (0,) for unit weights
     family   FULL, TIED or DIAG (see _options)
     loc      (K, D) component locations: the means (full, diag), P^T (mu_k - c) (tied)
     center   (D,) the global shift c (tied; ignored otherwise)
@@ -54,25 +54,25 @@ def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, maha, logp
 
 
 @njit(**JIT)
-def normalize_block(logp, nb, top, total, bits):
+def normalize_block(logp, nb, top, total):
     """Max-shifted log-sum-exp: logp[k, b] <- exp(logp[k, b] - top[b]) with top[b] the
     max over k, and total[b] = sum_k of those; so log p(x_b) = top[b] + log(total[b]).
     A row no component gives any density ends with total 0 (log-density -inf)."""
     n_components = logp.shape[0]
     for b in range(nb):
         top[b] = logp[0, b]
-        total[b] = 0.0
+        total[b] = 0
     for k in range(1, n_components):
         for b in range(nb):
             top[b] = max(top[b], logp[k, b])
     for b in range(nb):
         if top[b] == -np.inf:
-            top[b] = 0.0
+            top[b] = 0
     for k in range(n_components):
         row = logp[k]
         for b in range(nb):
             row[b] -= top[b]
-        exp_nonpositive(row, nb, row, bits)
+        exp_nonpositive(row, nb, row)
         for b in range(nb):
             total[b] += row[b]
 
@@ -113,11 +113,10 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     g_ll = np.zeros(groups)
     g_low = np.full(groups, np.inf)
     g_low_row = np.full(groups, -1, dtype=np.int64)
-    xT = np.empty((groups, n_features, rows))
-    work = np.empty((groups, n_features, rows))
-    logp = np.empty((groups, n_components, rows))
-    vec = np.empty((groups, 4, rows))
-    bits = np.empty((groups, rows), dtype=np.int64)
+    xT = np.empty((groups, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
+    work = np.empty((groups, n_features, rows), dtype=X.dtype)
+    logp = np.empty((groups, n_components, rows), dtype=X.dtype)
+    vec = np.empty((groups, 4, rows), dtype=X.dtype)
     for g in prange(groups):
         for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
             r0 = blk * rows
@@ -125,10 +124,10 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
             wb, maha, top, total = vec[g, 0], vec[g, 1], vec[g, 2], vec[g, 3]
             load_block(X, weight, r0, nb, xT[g], wb)
             log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], maha, logp[g])
-            normalize_block(logp[g], nb, top, total, bits[g])
+            normalize_block(logp[g], nb, top, total)
             ll = 0.0
             for b in range(nb):
-                density = top[b] + math.log(total[b])
+                density = float(top[b]) + math.log(float(total[b]))
                 ll += wb[b] * density
                 if density < g_low[g] and wb[b] > 0.0:
                     g_low[g] = density
@@ -163,10 +162,10 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
     g_s0 = np.zeros((groups, n_components))
     g_s1 = np.zeros((groups, n_components, n_features))
     g_s2 = np.zeros((groups, s2.shape[0], s2.shape[1], s2.shape[2]))
-    xT = np.empty((groups, n_features, rows))
-    work = np.empty((groups, n_features, rows))
-    r = np.empty((groups, n_components, rows))
-    vec = np.empty((groups, 2, rows))
+    xT = np.empty((groups, n_features, rows), dtype=X.dtype)
+    work = np.empty((groups, n_features, rows), dtype=X.dtype)
+    r = np.empty((groups, n_components, rows), dtype=X.dtype)
+    vec = np.empty((groups, 2, rows), dtype=X.dtype)
     for g in prange(groups):
         for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
             r0 = blk * rows
@@ -193,11 +192,10 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):
     n_components = loc.shape[0]
     rows, n_blocks, groups = _layout(X, n_components, 0)
     want_resp = resp.shape[0] == n
-    xT = np.empty((groups, n_features, rows))
-    work = np.empty((groups, n_features, rows))
-    logp = np.empty((groups, n_components, rows))
-    vec = np.empty((groups, 4, rows))
-    bits = np.empty((groups, rows), dtype=np.int64)
+    xT = np.empty((groups, n_features, rows), dtype=X.dtype)
+    work = np.empty((groups, n_features, rows), dtype=X.dtype)
+    logp = np.empty((groups, n_components, rows), dtype=X.dtype)
+    vec = np.empty((groups, 4, rows), dtype=X.dtype)
     for g in prange(groups):
         for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
             r0 = blk * rows
@@ -205,17 +203,20 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):
             top, total = vec[g, 2], vec[g, 3]
             load_block(X, X[:0, 0], r0, nb, xT[g], vec[g, 0])
             log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], vec[g, 1], logp[g])
-            normalize_block(logp[g], nb, top, total, bits[g])
+            normalize_block(logp[g], nb, top, total)
             for b in range(nb):
                 best = 0
                 for k in range(1, n_components):
                     if logp[g, k, b] > logp[g, best, b]:
                         best = k
                 labels[r0 + b] = best
-                log_density[r0 + b] = top[b] + math.log(total[b])
+                log_density[r0 + b] = float(top[b]) + math.log(float(total[b]))
             if want_resp:
                 for b in range(nb):
-                    inverse = 1.0 / total[b]
+                    row_total = 0.0  # in float64, so that rows sum to one to float64 precision
+                    for k in range(n_components):
+                        row_total += logp[g, k, b]
+                    inverse = 1.0 / row_total
                     for k in range(n_components):
                         resp[r0 + b, k] = logp[g, k, b] * inverse
 

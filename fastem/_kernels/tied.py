@@ -25,6 +25,7 @@ def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
     prec: (1, D, D) upper-triangular Cholesky factor; work: (D, B) receives z.
     """
     n_features = xT.shape[0]
+    half = xT.dtype.type(0.5)
     for j in range(n_features):
         p = prec[0, j, j]
         for b in range(nb):
@@ -35,7 +36,7 @@ def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
                 work[j, b] += p * xT[i, b]
     for k in range(loc.shape[0]):
         for b in range(nb):
-            maha[b] = 0.0
+            maha[b] = 0
         for d in range(n_features):
             m = loc[k, d]
             for b in range(nb):
@@ -43,7 +44,7 @@ def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
                 maha[b] += t * t
         c = log_norm[k]
         for b in range(nb):
-            logp[k, b] = c - 0.5 * maha[b]
+            logp[k, b] = c - half * maha[b]
 
 
 @njit(**JIT)
@@ -54,16 +55,17 @@ def tied_accumulate(xT, nb, resp, rsum, wvec, s0, s1, s2):
     the tied estimate sum_k sum_b r_kb (x_b - mu_k)(x_b - mu_k)^T translation invariant.
     rsum: (B,) scratch, overwritten with sum_k r_kb."""
     n_features = xT.shape[0]
+    zero = xT.dtype.type(0)
     for b in range(nb):
-        rsum[b] = 0.0
+        rsum[b] = 0
     for k in range(resp.shape[0]):
-        total = 0.0
+        total = zero
         for b in range(nb):
             total += resp[k, b]
             rsum[b] += resp[k, b]
         s0[k] += total
         for d in range(n_features):
-            acc = 0.0
+            acc = zero
             for b in range(nb):
                 acc += resp[k, b] * xT[d, b]
             s1[k, d] += acc
@@ -71,7 +73,7 @@ def tied_accumulate(xT, nb, resp, rsum, wvec, s0, s1, s2):
         for b in range(nb):
             wvec[b] = rsum[b] * xT[i, b]
         for j in range(i, n_features):
-            acc = 0.0
+            acc = zero
             for b in range(nb):
                 acc += wvec[b] * xT[j, b]
             s2[0, i, j] += acc
