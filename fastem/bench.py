@@ -2,6 +2,14 @@
 
     python -m fastem.bench                      # N=1e6, D=16, K=16, float64, all covariance types
     python -m fastem.bench -n 200000 -d 64 -k 32 --covariance full
+    python -m fastem.bench --scaling plot.png   # seconds per iteration against N, log-log
+    python -m fastem.bench --threads            # 1 thread against all threads
+
+Next to each fastem time it prints this machine's floor for the iteration, measured in
+the same run (DESIGN.md's performance model): the largest of the data's bytes over the
+memory read bandwidth, the multiply-adds over the peak rate of a square matrix product
+(BLAS), and the N x K exponentials over the rate of fastem's vectorised exp; and
+fastem's time as a multiple of that floor. pomegranate and torchgmm join the table when installed.
 
 Both libraries start from the same parameters (weights_init, means_init,
 precisions_init) and run a fixed number of iterations (tol=0); the time of one
@@ -73,6 +81,54 @@ def seconds_per_iteration(library: str, X, k: int, covariance_type: str, init: d
     return max(more - one, 1e-9) / m
 
 
+def machine_rates(dtype: str = "float64") -> dict:
+    """Measured now: read bandwidth (bytes/s, all threads), multiply-adds/s of a square
+    matrix product (the machine's practical peak) and of a tall-skinny one (the rate
+    scikit-learn's products get), and vectorised exps/s (all threads)."""
+    from numba import njit, prange
+
+    from ._kernels._exp import exp_nonpositive
+
+    @njit(parallel=True, cache=False)
+    def read_all(a):
+        total = 0.0
+        for i in prange(a.shape[0]):
+            total += a[i]
+        return total
+
+    @njit(parallel=True, cache=False)
+    def exp_all(x, out):
+        for i in prange(x.shape[0] // 1024):
+            exp_nonpositive(x[i * 1024:(i + 1) * 1024], 1024, out[i * 1024:(i + 1) * 1024])
+
+    def best(fn, repeat=5):
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    big = np.ones(64 * 2**20 // 8 * 8, dtype=np.float64)  # 512 MB: beyond every cache
+    read_all(big[:1024])
+    bandwidth = big.nbytes / best(lambda: read_all(big))
+    A, B = np.ones((1_000_000, 16), dtype=dtype), np.ones((16, 16), dtype=dtype)
+    skinny = A.shape[0] * 16 * 16 / best(lambda: A @ B)
+    S = np.ones((2048, 2048), dtype=dtype)
+    peak = 2048**3 / best(lambda: S @ S, repeat=3)
+    x = -np.random.default_rng(0).uniform(0, 30, size=2**24).astype(dtype)
+    out = np.empty_like(x)
+    exp_all(x[:1024], out[:1024])
+    exps = x.size / best(lambda: exp_all(x, out))
+    return {"bandwidth": bandwidth, "multiply_adds": peak, "skinny_multiply_adds": skinny, "exps": exps}
+
+
+def floor_seconds(rates: dict, n: int, d: int, k: int, covariance_type: str, itemsize: int) -> float:
+    """The performance model's lower bound on one EM iteration (see the module doc)."""
+    madds = {"full": n * k * d * (d + 3), "tied": n * (d * (d + 1) + 3 * k * d)}.get(covariance_type, 3 * n * k * d)
+    return max(n * d * itemsize / rates["bandwidth"], madds / rates["multiply_adds"], n * k / rates["exps"])
+
+
 def _rss_kib(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -105,6 +161,98 @@ def peak_extra_mb(args: argparse.Namespace, library: str, covariance_type: str) 
     return json.loads(out.stdout.strip().splitlines()[-1])["extra_mb"]
 
 
+def peer_seconds_per_iteration(name: str, X, k: int, covariance_type: str, m: int) -> float | None:
+    """Seconds per EM iteration of an installed peer library, or None if it is not there."""
+    try:
+        if name == "pomegranate":
+            import torch
+            from pomegranate.gmm import GeneralMixtureModel
+            from pomegranate.distributions import Normal
+
+            def fit(iterations):
+                model = GeneralMixtureModel([Normal(covariance_type=covariance_type) for _ in range(k)],
+                                            max_iter=iterations, tol=0.0, verbose=False)
+                start = time.perf_counter()
+                model.fit(torch.as_tensor(X))
+                return time.perf_counter() - start
+        elif name == "torchgmm":
+            from torchgmm.bayes import GaussianMixture as TorchGMM
+
+            def fit(iterations):
+                model = TorchGMM(k, covariance_type=covariance_type, convergence_tolerance=0.0,
+                                 trainer_params={"max_epochs": iterations, "enable_progress_bar": False})
+                start = time.perf_counter()
+                model.fit(X)
+                return time.perf_counter() - start
+        else:
+            return None
+    except ImportError:
+        return None
+    fit(1)
+    return max(fit(1 + m) - fit(1), 1e-9) / m
+
+
+def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn_max: int) -> None:
+    """Seconds per iteration against N, log-log, for fastem and scikit-learn, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {"fastem": [], "scikit-learn": []}
+    print(f"{'N':>12} {'fastem s/it':>12} {'sklearn s/it':>13}")
+    for n in sizes:
+        X = make_data(n, d, k, "float64")
+        init = starting_point(X, k, covariance_type)
+        fast = seconds_per_iteration("fastem", X, k, covariance_type, init, 3)
+        rows["fastem"].append((n, fast))
+        slow = seconds_per_iteration("sklearn", X, k, covariance_type, init, 2) if n <= sklearn_max else None
+        if slow is not None:
+            rows["scikit-learn"].append((n, slow))
+        print(f"{n:>12,} {fast:>12.4f} {'' if slow is None else f'{slow:.4f}':>13}", flush=True)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=110)
+    for label, points in rows.items():
+        ns, ts = zip(*points)
+        ax.loglog(ns, ts, "o-", label=label)
+    ns = np.array([p[0] for p in rows["fastem"]], dtype=float)
+    ax.loglog(ns, rows["fastem"][-1][1] * ns / ns[-1], ":", color="gray", label="linear in N")
+    ax.set_xlabel("rows N")
+    ax.set_ylabel("seconds per EM iteration")
+    ax.set_title(f"{covariance_type} covariance, D={d}, K={k}, float64, 2 cores")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"wrote {path}")
+
+
+def thread_scaling(n: int, d: int, k: int, covariance_type: str) -> None:
+    """Seconds per iteration with 1 thread and with all threads, and their ratio."""
+    import numba
+
+    X = make_data(n, d, k, "float64")
+    init = starting_point(X, k, covariance_type)
+    all_threads = numba.config.NUMBA_NUM_THREADS
+    times = {}
+    for threads in (1, all_threads):
+        init_threads = dict(init)
+        times[threads] = _with_threads(threads, lambda: seconds_per_iteration("fastem", X, k, covariance_type,
+                                                                              init_threads, 3))
+    print(f"N={n:,} D={d} K={k} {covariance_type}: 1 thread {times[1]:.4f} s/it, {all_threads} threads "
+          f"{times[all_threads]:.4f} s/it, speed-up {times[1] / times[all_threads]:.2f}x")
+
+
+def _with_threads(threads: int, fn):
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return fn()
+    finally:
+        numba.set_num_threads(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastem.bench", description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1_000_000, help="rows (default 1,000,000)")
@@ -114,30 +262,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--covariance", nargs="+", choices=COVARIANCE_TYPES, default=list(COVARIANCE_TYPES))
     parser.add_argument("--iterations", type=int, default=3, help="m timed iterations (default 3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--scaling", metavar="PNG", help="time N = 1e4 .. 1e7 and plot it (first --covariance)")
+    parser.add_argument("--threads", action="store_true", help="1 thread against all threads")
     parser.add_argument("--peak-child", choices=("fastem", "sklearn"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_child:
         _peak_child(args, args.peak_child, args.covariance[0])
         return 0
+    if args.scaling:
+        sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
+        scaling_plot(args.scaling, args.d, args.k, args.covariance[0], sizes, sklearn_max=1_000_000)
+        return 0
+    if args.threads:
+        for cov in args.covariance:
+            thread_scaling(args.n, args.d, args.k, cov)
+        return 0
 
     import numba
 
     X = make_data(args.n, args.d, args.k, args.dtype)
+    rates = machine_rates(args.dtype)
     print(f"N={args.n:,} D={args.d} K={args.k} {args.dtype}, {numba.get_num_threads()} threads, "
           f"{args.iterations} timed iterations; extra peak memory beyond the data ({X.nbytes / 2**20:.0f} MB)")
-    header = f"{'covariance':<10} {'fastem s/it':>12} {'sklearn s/it':>13} {'speed-up':>9}"
+    print(f"this machine now: read {rates['bandwidth'] / 1e9:.1f} GB/s, square matrix product "
+          f"{rates['multiply_adds'] / 1e9:.1f} G multiply-adds/s (tall-skinny "
+          f"{rates['skinny_multiply_adds'] / 1e9:.1f}), vectorised exp {rates['exps'] / 1e9:.2f} G/s")
+    peers = [p for p in ("pomegranate", "torchgmm") if _importable(p)]
+    header = f"{'covariance':<10} {'fastem s/it':>12} {'floor s/it':>11} {'x floor':>8} {'sklearn s/it':>13} {'speed-up':>9}"
+    header += "".join(f" {p + ' s/it':>16}" for p in peers)
     if not args.no_memory:
         header += f" {'fastem MB':>10} {'sklearn MB':>11}"
     print(header)
     for cov in args.covariance:
         init = starting_point(X, args.k, cov)
         fe = seconds_per_iteration("fastem", X, args.k, cov, init, args.iterations)
+        floor = floor_seconds(rates, args.n, args.d, args.k, cov, X.dtype.itemsize)
         sk = seconds_per_iteration("sklearn", X, args.k, cov, init, args.iterations)
-        line = f"{cov:<10} {fe:>12.4f} {sk:>13.4f} {sk / fe:>8.1f}x"
+        line = f"{cov:<10} {fe:>12.4f} {floor:>11.4f} {fe / floor:>7.2f}x {sk:>13.4f} {sk / fe:>8.1f}x"
+        for peer in peers:
+            seconds = peer_seconds_per_iteration(peer, X, args.k, cov, args.iterations)
+            line += f" {'n/a' if seconds is None else f'{seconds:.4f}':>16}"
         if not args.no_memory:
             line += f" {peak_extra_mb(args, 'fastem', cov):>10.0f} {peak_extra_mb(args, 'sklearn', cov):>11.0f}"
         print(line, flush=True)
     return 0
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
 
 
 if __name__ == "__main__":
