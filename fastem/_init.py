@@ -3,8 +3,9 @@ whole data in one array: scikit-learn's four methods, with fastem's own k-means.
 
 Every method yields responsibilities chunk by chunk and takes the Stats under them
 (around the first chunk's mean), then an M-step whose weights are nk / total weight,
-as scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations seeded by
-k-means++; 'k-means++' and 'random_from_data' give each component one seed row;
+as scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations: k-means++ and
+Lloyd on a sample of at most SEED_SAMPLE rows, SAMPLE_RESTARTS times, then Lloyd passes
+over all the data from the best; 'k-means++' and 'random_from_data' give each component one seed row;
 'random' draws uniform responsibilities from the same random stream as scikit-learn.
 Seed-row methods give each component covariance reg_covar I; for 'tied' this differs
 from scikit-learn, whose tied estimate from seed rows, (X^T X - sum_k mu_k mu_k^T) / K,
@@ -22,8 +23,26 @@ from ._engine import Chunks, Params, chunk_weights, m_step, resp_pass
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SEED_SAMPLE = 100_000  # rows k-means++ seeding looks at, drawn uniformly from the data
+SAMPLE_RESTARTS = 4  # k-means++ and Lloyd runs on the sample; the lowest inertia starts the full passes
 LLOYD_MAX_ITER = 100
 LLOYD_TOL = 1e-4  # relative to the mean feature variance, as scikit-learn's KMeans
+
+
+PERMUTATION_LIMIT = 10_000_000  # above this many rows, never permute them all to draw a few
+
+
+def choose_rows(rng: np.random.RandomState, n: int, size: int) -> np.ndarray:
+    """size distinct indices of range(n), uniformly at random. Where n <= PERMUTATION_LIMIT,
+    scikit-learn's draw (rng.choice without replacement, which permutes all n); above,
+    Floyd's algorithm, whose memory is O(size) (a permutation of 469 million rows would
+    take 3.8 GB)."""
+    if n <= PERMUTATION_LIMIT:
+        return rng.choice(n, size=size, replace=False)
+    chosen: set[int] = set()
+    for j in range(n - size, n):
+        t = int(rng.randint(0, j + 1))
+        chosen.add(j if t in chosen else t)
+    return rng.permutation(np.fromiter(chosen, dtype=np.int64, count=size))
 
 
 def sample_rows(
@@ -34,7 +53,7 @@ def sample_rows(
     if n_samples <= size:
         index = np.arange(n_samples)
     else:
-        index = np.sort(rng.choice(n_samples, size=size, replace=False))
+        index = np.sort(choose_rows(rng, n_samples, size))
     parts, start = [], 0
     for chunk in chunks:
         stop = start + chunk.shape[0]
@@ -101,6 +120,21 @@ def lloyd(
     return centers
 
 
+def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray:
+    """The centres of the lowest-inertia k-means run on the in-memory sample rows, over
+    SAMPLE_RESTARTS runs (the first from seeds, the others from new k-means++ seeds):
+    one unlucky seeding no longer decides the local optimum the full passes refine."""
+    best, best_inertia = None, np.inf
+    for run in range(SAMPLE_RESTARTS):
+        start = rows[seeds if run == 0 else kmeans_plusplus(rows, n_clusters, rng, weight)]
+        centers = lloyd(lambda: [rows], start, weight, tol)
+        inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers),
+                                     np.empty(0, dtype=np.int64))
+        if inertia < best_inertia:
+            best, best_inertia = centers, inertia
+    return best
+
+
 def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
     resp = np.zeros((labels.size, n_components))
     resp[np.arange(labels.size), labels] = 1.0
@@ -141,7 +175,7 @@ def initial_params(
             return resp
 
     elif method == "random_from_data":
-        resp_of = _seed_resp(rng.choice(n_samples, size=n_components, replace=False), n_components)
+        resp_of = _seed_resp(choose_rows(rng, n_samples, n_components), n_components)
     else:
         index, rows, weight = sample_rows(chunks_of(), n_samples, SEED_SAMPLE, rng, sample_weight)
         seeds = kmeans_plusplus(rows, n_components, rng, weight)
@@ -149,7 +183,8 @@ def initial_params(
             resp_of = _seed_resp(index[seeds], n_components)
         else:
             tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
-            centers = lloyd(chunks_of, rows[seeds], sample_weight, tol)
+            centers = best_sample_centers(rows, weight, seeds, n_components, rng, tol)
+            centers = lloyd(chunks_of, centers, sample_weight, tol)
             no_weight = np.empty(0)
 
             def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:

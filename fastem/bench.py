@@ -51,16 +51,18 @@ def starting_point(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) -
     return {"weights_init": gm.weights_, "means_init": gm.means_, "precisions_init": gm.precisions_}
 
 
-def _estimator(library: str, k: int, covariance_type: str, max_iter: int, init: dict):
+def _estimator(library: str, k: int, covariance_type: str, max_iter: int, init: dict, n_jobs=None):
     if library == "fastem":
         from fastem import GaussianMixture
-    else:
-        from sklearn.mixture import GaussianMixture
+
+        return GaussianMixture(k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, n_jobs=n_jobs, **init)
+    from sklearn.mixture import GaussianMixture
+
     return GaussianMixture(k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, **init)
 
 
 def seconds_per_iteration(library: str, X, k: int, covariance_type: str, init: dict, m: int,
-                          repeat: int = 2) -> float:
+                          repeat: int = 2, n_jobs=None) -> float:
     """(time of a fit of 1 + m iterations - time of a fit of 1 iteration) / m, each time
     the best of repeat runs (the usual way to read through a noisy machine)."""
     import warnings
@@ -68,7 +70,7 @@ def seconds_per_iteration(library: str, X, k: int, covariance_type: str, init: d
     from sklearn.exceptions import ConvergenceWarning
 
     def timed(max_iter: int) -> float:
-        est = _estimator(library, k, covariance_type, max_iter, init)
+        est = _estimator(library, k, covariance_type, max_iter, init, n_jobs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             start = time.perf_counter()
@@ -204,7 +206,8 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
     for n in sizes:
         X = make_data(n, d, k, "float64")
         init = starting_point(X, k, covariance_type)
-        fast = seconds_per_iteration("fastem", X, k, covariance_type, init, 3)
+        m = max(3, min(30, 300_000 // n))  # more iterations where one is short: less noise
+        fast = seconds_per_iteration("fastem", X, k, covariance_type, init, m, repeat=3)
         rows["fastem"].append((n, fast))
         slow = seconds_per_iteration("sklearn", X, k, covariance_type, init, 2) if n <= sklearn_max else None
         if slow is not None:
@@ -227,30 +230,15 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
 
 
 def thread_scaling(n: int, d: int, k: int, covariance_type: str) -> None:
-    """Seconds per iteration with 1 thread and with all threads, and their ratio."""
+    """Seconds per iteration with 1 thread and with all threads (n_jobs), and their ratio."""
     import numba
 
     X = make_data(n, d, k, "float64")
     init = starting_point(X, k, covariance_type)
     all_threads = numba.config.NUMBA_NUM_THREADS
-    times = {}
-    for threads in (1, all_threads):
-        init_threads = dict(init)
-        times[threads] = _with_threads(threads, lambda: seconds_per_iteration("fastem", X, k, covariance_type,
-                                                                              init_threads, 3))
+    times = {t: seconds_per_iteration("fastem", X, k, covariance_type, init, 3, n_jobs=t) for t in (1, all_threads)}
     print(f"N={n:,} D={d} K={k} {covariance_type}: 1 thread {times[1]:.4f} s/it, {all_threads} threads "
           f"{times[all_threads]:.4f} s/it, speed-up {times[1] / times[all_threads]:.2f}x")
-
-
-def _with_threads(threads: int, fn):
-    import numba
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        return fn()
-    finally:
-        numba.set_num_threads(previous)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _kernels as K
 from ._engine import FAMILY, KernelParams, Params, Stats, em_pass, m_step
-from ._init import LLOYD_MAX_ITER, LLOYD_TOL, SEED_SAMPLE, kmeans_plusplus
+from ._init import LLOYD_MAX_ITER, LLOYD_TOL, SEED_SAMPLE, best_sample_centers, choose_rows, kmeans_plusplus
 from .sources import float_dtype
 
 
@@ -181,15 +181,15 @@ def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, 
     center = first.mean(axis=0)
     if method in ("kmeans", "k-means++"):
         index = np.arange(n_samples) if n_samples <= SEED_SAMPLE else np.sort(
-            rng.choice(n_samples, size=SEED_SAMPLE, replace=False))
+            choose_rows(rng, n_samples, SEED_SAMPLE))
         rows = np.asarray(X[index].compute(), dtype=np.float64)
         w = np.ones(index.size) if sample_weight is None else np.asarray(sample_weight[index], dtype=np.float64)
         seeds = kmeans_plusplus(rows, n_components, rng, w)
         if method == "k-means++":
             spec = ("seeds", index[seeds])
         else:
-            centers = rows[seeds].copy()
             tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
+            centers = best_sample_centers(rows, w, seeds, n_components, rng, tol)
             step = dask.delayed(_block_lloyd, pure=True)
             add = dask.delayed(_add_pairs, pure=True)
             for _ in range(LLOYD_MAX_ITER):
@@ -202,7 +202,7 @@ def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, 
                     break
             spec = ("labels", centers)
     elif method == "random_from_data":
-        spec = ("seeds", rng.choice(n_samples, size=n_components, replace=False))
+        spec = ("seeds", choose_rows(rng, n_samples, n_components))
     else:
         spec = ("random", {o: int(rng.randint(2**31 - 1)) for o in offsets})
     shared = _Shared((spec[0], covariance_type, center, n_components, spec[1]), client)

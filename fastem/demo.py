@@ -88,7 +88,7 @@ def run_demo(rows: int = 3_000_000, quick: bool = False, output: str = "fastem-d
     print(f"  generated in {time.perf_counter() - start:.1f} s ({X.nbytes / 2**20:.0f} MB)", flush=True)
 
     gm = GaussianMixture(N_COMPONENTS, covariance_type="full", random_state=0, progress=True,
-                         verbose=2, verbose_interval=5)
+                         verbose=2, verbose_interval=1)
     start = time.perf_counter()
     gm.fit(X)
     seconds = time.perf_counter() - start

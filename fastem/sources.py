@@ -4,8 +4,9 @@ A source knows ``n_features``, the ``dtype`` its chunks have (float32 stays floa
 every other number type becomes float64) and, when it can tell without reading,
 ``n_samples``. ``chunks()`` starts a new pass and yields C-contiguous 2-D arrays,
 each checked: the right width, numbers only, no NaN or inf (an error names the source,
-the chunk and the row). File sources read in a background thread, so the next chunk
-is read while the kernel runs on the current one. Sources never write to their data.
+the chunk and the row); a file checked whole once is not checked again while its size
+and modification time stay the same. File sources read in a background thread, so the
+next chunk is read while the kernel runs on the current one. Sources never write.
 
 ``source(obj, **options)`` opens any of them:
 
@@ -79,13 +80,24 @@ class Source:
         checked = self._checked_chunks()
         return _prefetched(checked) if self.prefetch else checked
 
+    def _file_stamp(self):
+        """(size, modification time) of the file behind the source, or None."""
+        path = getattr(self, "path", None)
+        if path is None:
+            return None
+        stat = os.stat(path)
+        return stat.st_size, stat.st_mtime_ns
+
     def _checked_chunks(self) -> Iterator[np.ndarray]:
         start = 0
+        stamp = self._file_stamp()
+        # A file whose every row was checked and that has not changed since skips the check.
+        verified = self.checked or (stamp is not None and stamp == getattr(self, "_verified", None))
         for index, raw in enumerate(self._read()):
             chunk = self._as_chunk(raw, index, start)
             if chunk.shape[0] == 0:
                 continue
-            if not self.checked:
+            if not verified:
                 bad = K.first_nonfinite(chunk)
                 if bad >= 0:
                     column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
@@ -97,6 +109,8 @@ class Source:
             yield chunk
         if start == 0:
             raise ValueError(f"{self.name} is empty: it yielded no rows")
+        if stamp is not None and stamp == self._file_stamp():
+            self._verified = stamp
 
     def _as_chunk(self, raw, index: int, start: int) -> np.ndarray:
         array = np.asarray(raw)

@@ -169,3 +169,20 @@ def test_collapse_with_sklearn_defaults_is_unchanged(X):
     sk = SkGaussianMixture(3, **init).fit(X)
     for policy in ("reseed", "drop", "ignore"):
         np.testing.assert_allclose(GaussianMixture(3, on_collapse=policy, **init).fit(X).means_, sk.means_, rtol=1e-7)
+
+
+def test_row_sampling_never_permutes_huge_data():
+    """Drawing seed rows from 469 million rows costs memory for the draw, not the rows."""
+    import tracemalloc
+
+    from fastem._init import choose_rows
+
+    rng = np.random.RandomState(0)
+    tracemalloc.start()
+    rows = choose_rows(rng, 468_750_000, 100_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 * 2**20
+    assert len(np.unique(rows)) == 100_000 and rows.min() >= 0 and rows.max() < 468_750_000
+    small = choose_rows(np.random.RandomState(3), 1000, 5)  # scikit-learn's draw where it is cheap
+    np.testing.assert_array_equal(small, np.random.RandomState(3).choice(1000, 5, replace=False))

@@ -227,3 +227,19 @@ def test_progress_bar_runs(capsys, data):
 
 def test_source_is_exported():
     assert fastem.source is source
+
+
+def test_a_checked_file_is_checked_again_only_when_it_changes(tmp_path, data):
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    src = source(path, chunk_size=1000)
+    assert sum(len(c) for c in src.chunks()) == len(data)
+    assert src._verified is not None
+    bad = data.copy()
+    bad[4321, 0] = np.nan
+    np.save(path, bad)  # the file changes: size the same, modification time not
+    import os
+
+    os.utime(path, ns=(src._verified[1] + 10**9, src._verified[1] + 10**9))
+    with pytest.raises(ValueError, match="row 4321"):
+        list(src.chunks())
