@@ -131,7 +131,6 @@ class Stats:
     loglik: float = 0.0
     weight: float = 0.0
     n_rows: int = 0
-    chunks: int = field(default=0, compare=False)
     worst: np.ndarray | None = field(default=None, compare=False)  # [log p, row, x...] of the least likely row
 
     @classmethod
@@ -146,7 +145,6 @@ class Stats:
     def add_chunk_count(self, chunk: np.ndarray, weight: np.ndarray) -> None:
         self.n_rows += chunk.shape[0]
         self.weight += float(weight.sum()) if weight.size else float(chunk.shape[0])
-        self.chunks += 1
 
     def rebased(self, shift: np.ndarray) -> Stats:
         """The same statistics taken around shift (K, D) instead (for tied, every row of
@@ -163,7 +161,7 @@ class Stats:
             s2 = (_symmetric(self.s2) + self.s1[:, :, None] * d[:, None, :] + d[:, :, None] * self.s1[:, None, :]
                   + self.s0[:, None, None] * d[:, :, None] * d[:, None, :])
         return Stats(np.array(shift, dtype=np.float64), self.s0.copy(), s1, s2, self.loglik, self.weight,
-                     self.n_rows, self.chunks)
+                     self.n_rows)
 
     def blended(self, other: Stats, rho: float) -> Stats:
         """(1 - rho) self + rho other, each per unit of weight, around other's shift:
@@ -172,7 +170,7 @@ class Stats:
         a, b = (1.0 - rho) / self.weight, rho / other.weight
         return Stats(
             other.shift, a * mine.s0 + b * other.s0, a * mine.s1 + b * other.s1, a * mine.s2 + b * other.s2,
-            a * mine.loglik + b * other.loglik, 1.0, self.n_rows + other.n_rows, self.chunks + other.chunks,
+            a * mine.loglik + b * other.loglik, 1.0, self.n_rows + other.n_rows,
         )
 
 

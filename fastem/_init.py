@@ -130,7 +130,7 @@ def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray
         centers = lloyd(lambda: [rows], start, weight, tol)
         inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers),
                                      np.empty(0, dtype=np.int64))
-        if inertia < best_inertia:
+        if best is None or inertia < best_inertia:  # the first run stands even if overflow made it NaN
             best, best_inertia = centers, inertia
     return best
 

@@ -168,8 +168,8 @@ def peer_seconds_per_iteration(name: str, X, k: int, covariance_type: str, m: in
     try:
         if name == "pomegranate":
             import torch
-            from pomegranate.gmm import GeneralMixtureModel
             from pomegranate.distributions import Normal
+            from pomegranate.gmm import GeneralMixtureModel
 
             def fit(iterations):
                 model = GeneralMixtureModel([Normal(covariance_type=covariance_type) for _ in range(k)],

@@ -11,15 +11,10 @@ import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-
-
-class UserError(Exception):
-    """An error of the user's input: reported in one line."""
 
 
 def _source_options(args) -> dict:
@@ -258,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
-    except (UserError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError, TypeError,
+    except (FileNotFoundError, IsADirectoryError, PermissionError, ValueError, TypeError,
             ImportError, FloatingPointError) as exc:
         if os.environ.get("FASTEM_DEBUG"):
             raise

@@ -13,8 +13,6 @@ a dask.array.Array or a dask DataFrame (its numeric columns). Needs ``fastem[das
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from . import _kernels as K
@@ -102,7 +100,7 @@ def _block_stats(block, weight, offset, params):
 def _add_stats(a: Stats, b: Stats) -> Stats:
     worst = a.worst if b.worst is None or (a.worst is not None and a.worst[0] <= b.worst[0]) else b.worst
     return Stats(a.shift, a.s0 + b.s0, a.s1 + b.s1, a.s2 + b.s2, a.loglik + b.loglik, a.weight + b.weight,
-                 a.n_rows + b.n_rows, a.chunks + b.chunks, worst)
+                 a.n_rows + b.n_rows, worst)
 
 
 def _weight_blocks(X, sample_weight):

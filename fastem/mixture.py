@@ -7,8 +7,8 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -24,10 +24,10 @@ from ._engine import (
     EMResult,
     Params,
     array_chunks,
+    covariances_from_precision_cholesky,
     em_pass,
     local_e_step,
     m_step,
-    covariances_from_precision_cholesky,
     precision_cholesky_from_precisions,
     run_em,
     score_pass,
@@ -515,17 +515,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             batches = data.chunks()
         else:
             reset = first and not hasattr(self, "n_features_in_")
-            batch = self._check_X(X, reset=reset) if reset else self._check_X_batch(X)
+            batch = self._check_X(X, reset=reset)
             batches = [batch]
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             for batch in batches:
                 self._online_step(batch, None if sample_weight is None else
                                   self._check_sample_weight(sample_weight, batch.shape[0]))
         return self
-
-    def _check_X_batch(self, X) -> np.ndarray:
-        """A later partial_fit batch: validated without resetting, one row allowed."""
-        return self._check_X(X, reset=False)
 
     def _online_step(self, batch: np.ndarray, sample_weight: np.ndarray | None) -> None:
         eps = 10 * np.finfo(batch.dtype).eps

@@ -216,7 +216,7 @@ class NpySource(Source):
             raise ValueError(f"{path} is not a readable .npy file: {exc}") from None
         if dtype.hasobject or dtype.kind not in "biuf":
             raise TypeError(f"{path} holds {dtype} data; fastem needs real numbers")
-        if len(shape) not in (1, 2) or fortran and len(shape) == 2 and shape[1] > 1:
+        if len(shape) not in (1, 2) or (fortran and len(shape) == 2 and shape[1] > 1):
             raise ValueError(f"{path} must hold a C-ordered 2-D array (n_samples, n_features); it holds shape "
                              f"{shape}{' in Fortran order' if fortran else ''}")
         n_features = 1 if len(shape) == 1 else shape[1]

@@ -131,17 +131,23 @@ def test_worker_killed_mid_fit_gives_the_same_model():
             warnings.simplefilter("ignore")
             start = time.perf_counter()
             GaussianMixture(4, **dict(init, max_iter=10)).fit(X)
-            ten = time.perf_counter() - start
+            ten = time.perf_counter() - start  # how long 10 iterations take: when to kill
         victim = next(iter(client.run(os.getpid).values()))
-        killer = threading.Timer(max(ten, 0.5), os.kill, (victim, signal.SIGKILL))  # about a quarter in
+        fit_done, killed_mid_fit = threading.Event(), threading.Event()
+
+        def kill_unless_done():
+            if not fit_done.is_set():
+                os.kill(victim, signal.SIGKILL)
+                killed_mid_fit.set()
+
+        killer = threading.Timer(max(ten, 0.5), kill_unless_done)  # about a quarter into the 40 iterations
         killer.start()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            start = time.perf_counter()
             survived = GaussianMixture(4, **init).fit(X)
-            elapsed = time.perf_counter() - start
+        fit_done.set()
         killer.join()
-        assert elapsed > max(ten, 0.5), "the fit ended before the worker was killed"
+        assert killed_mid_fit.is_set(), "the fit ended before the worker was killed"
         assert victim not in client.run(os.getpid).values()  # the worker really died and was replaced
         assert_same(survived, reference)
     finally:

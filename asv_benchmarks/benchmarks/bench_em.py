@@ -1,10 +1,7 @@
 """fastem's speed over releases: one EM iteration, whole fits, scoring, memory,
 final log-likelihood, the ratio to scikit-learn, and cold start."""
 
-import time
 import warnings
-
-import numpy as np
 
 from .common import COVARIANCE_TYPES, DTYPES, make_data, starting_point
 

@@ -19,8 +19,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups
 from ._exp import exp_nonpositive
+from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob
 from .tied import center_block, tied_accumulate, tied_log_prob
