@@ -98,7 +98,7 @@ def test_default_scheduler_without_a_client(data, monkeypatch):
 
     monkeypatch.setattr(fastem.dask, "_client", lambda: None)
     X = da.from_array(data, chunks=(6000, 4))
-    init = dict(weights_init=np.full(3, 1 / 3), means_init=data[[0, 10_000, 20_000]])
+    init = dict(weights_init=np.full(3, 1 / 3), means_init=data[[0, 10_000, 20_000]], random_state=0)
     with dask.config.set(scheduler="threads"):
         assert_same(GaussianMixture(3, **init).fit(X), GaussianMixture(3, **init).fit(data))
 
