@@ -18,6 +18,7 @@ import numpy as np
 from . import _kernels as K
 from ._engine import FAMILY, KernelParams, Params, Stats, em_pass, m_step
 from ._init import LLOYD_MAX_ITER, LLOYD_TOL, SEED_SAMPLE, best_sample_centers, choose_rows, kmeans_plusplus
+from ._threads import threads
 from .sources import float_dtype
 
 
@@ -48,6 +49,18 @@ def _client():
 
         return get_client()
     except (ImportError, ValueError):
+        return None
+
+
+def _worker_threads() -> int | None:
+    """The threads of the Dask worker running this task (None outside a worker): the
+    kernels use that many, so that worker processes sharing a machine do not each run
+    Numba on every core."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
         return None
 
 
@@ -91,7 +104,8 @@ def _check_block(block, offset):
 def _block_stats(block, weight, offset, params):
     block = np.ascontiguousarray(block)
     _check_block(block, offset)
-    stats = em_pass([block], params, weight)
+    with threads(_worker_threads()):
+        stats = em_pass([block], params, weight)
     if stats.worst is not None and stats.worst[1] >= 0:
         stats.worst[1] += offset
     return stats
@@ -133,8 +147,9 @@ def dask_e_step(X, sample_weight=None):
 
 def _block_lloyd(block, weight, centers):
     counts, sums = np.zeros(centers.shape[0]), np.zeros_like(centers)
-    K.lloyd_accumulate(np.ascontiguousarray(block), np.empty(0) if weight is None else weight, centers, counts, sums,
-                       np.empty(0, dtype=np.int64))
+    with threads(_worker_threads()):
+        K.lloyd_accumulate(np.ascontiguousarray(block), np.empty(0) if weight is None else weight, centers, counts,
+                           sums, np.empty(0, dtype=np.int64))
     return counts, sums
 
 
@@ -162,7 +177,8 @@ def _block_resp_stats(block, weight, offset, spec):
         rng = np.random.RandomState(payload[offset])
         resp = rng.uniform(size=(block.shape[0], n_components)).astype(block.dtype)
         resp /= resp.sum(axis=1)[:, None]
-    return resp_pass([block], covariance_type, center, lambda start, chunk: resp, n_components, weight)
+    with threads(_worker_threads()):
+        return resp_pass([block], covariance_type, center, lambda start, chunk: resp, n_components, weight)
 
 
 def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, rng, sample_weight=None) -> Params:
@@ -217,7 +233,8 @@ def _block_score(block, params, what):
     n = block.shape[0]
     log_density, labels = np.empty(n), np.empty(n, dtype=np.int64)
     resp = np.empty((n, kp.loc.shape[0]) if what == "proba" else (0, kp.loc.shape[0]))
-    K.score(block, FAMILY[params.covariance_type], kp.loc, kp.center, kp.prec, kp.log_norm, log_density, labels, resp)
+    with threads(_worker_threads()):
+        K.score(block, FAMILY[params.covariance_type], kp.loc, kp.center, kp.prec, kp.log_norm, log_density, labels, resp)
     return {"density": log_density, "labels": labels, "proba": resp}[what]
 
 
