@@ -135,19 +135,40 @@ def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray
     return best
 
 
-def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
-    resp = np.zeros((labels.size, n_components))
-    resp[np.arange(labels.size), labels] = 1.0
-    return resp
+def random_resp(rng: np.random.RandomState, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:
+    """Uniform random responsibilities, normalised per row in the data's precision, drawn
+    from rng chunk after chunk: the same numbers as scikit-learn's one draw for all rows."""
+
+    def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
+        resp = rng.uniform(size=(chunk.shape[0], n_components)).astype(chunk.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        return resp
+
+    return resp_of
 
 
-def _seed_resp(seeds: np.ndarray, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:
-    """Responsibilities that give component c the one row seeds[c]."""
+def seed_resp(seeds: np.ndarray, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:
+    """Responsibilities that give component c the one row seeds[c] (global row indices)."""
 
     def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
         resp = np.zeros((chunk.shape[0], n_components))
         inside = (seeds >= start) & (seeds < start + chunk.shape[0])
         resp[seeds[inside] - start, np.flatnonzero(inside)] = 1.0
+        return resp
+
+    return resp_of
+
+
+def nearest_center_resp(centers: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
+    """One-hot responsibilities: each row to its nearest k-means centre."""
+    n_components = centers.shape[0]
+    no_weight = np.empty(0)
+
+    def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
+        labels = np.empty(chunk.shape[0], dtype=np.int64)
+        K.lloyd_accumulate(chunk, no_weight, centers, np.zeros(n_components), np.zeros_like(centers), labels)
+        resp = np.zeros((labels.size, n_components))
+        resp[np.arange(labels.size), labels] = 1.0
         return resp
 
     return resp_of
@@ -168,31 +189,18 @@ def initial_params(
     """Params from one of INIT_METHODS, consuming rng as scikit-learn does where it can."""
     center = np.asarray(next(iter(chunks_of())), dtype=np.float64).mean(axis=0)
     if method == "random":
-
-        def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
-            resp = rng.uniform(size=(chunk.shape[0], n_components)).astype(dtype)
-            resp /= resp.sum(axis=1)[:, None]
-            return resp
-
+        resp_of = random_resp(rng, n_components)
     elif method == "random_from_data":
-        resp_of = _seed_resp(choose_rows(rng, n_samples, n_components), n_components)
+        resp_of = seed_resp(choose_rows(rng, n_samples, n_components), n_components)
     else:
         index, rows, weight = sample_rows(chunks_of(), n_samples, SEED_SAMPLE, rng, sample_weight)
         seeds = kmeans_plusplus(rows, n_components, rng, weight)
         if method == "k-means++":
-            resp_of = _seed_resp(index[seeds], n_components)
+            resp_of = seed_resp(index[seeds], n_components)
         else:
             tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
             centers = best_sample_centers(rows, weight, seeds, n_components, rng, tol)
-            centers = lloyd(chunks_of, centers, sample_weight, tol)
-            no_weight = np.empty(0)
-
-            def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
-                labels = np.empty(chunk.shape[0], dtype=np.int64)
-                counts, sums = np.zeros(n_components), np.zeros_like(centers)
-                K.lloyd_accumulate(chunk, no_weight, centers, counts, sums, labels)
-                return _one_hot(labels, n_components)
-
+            resp_of = nearest_center_resp(lloyd(chunks_of, centers, sample_weight, tol))
     stats = resp_pass(chunks_of(), covariance_type, center, resp_of, n_components, sample_weight)
     eps = 10 * np.finfo(dtype).eps
     return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)

@@ -17,7 +17,17 @@ import numpy as np
 
 from . import _kernels as K
 from ._engine import FAMILY, KernelParams, Params, Stats, em_pass, m_step
-from ._init import LLOYD_MAX_ITER, LLOYD_TOL, SEED_SAMPLE, best_sample_centers, choose_rows, kmeans_plusplus
+from ._init import (
+    LLOYD_MAX_ITER,
+    LLOYD_TOL,
+    SEED_SAMPLE,
+    best_sample_centers,
+    choose_rows,
+    kmeans_plusplus,
+    nearest_center_resp,
+    random_resp,
+    seed_resp,
+)
 from ._threads import threads
 from .sources import float_dtype
 
@@ -165,21 +175,14 @@ def _block_resp_stats(block, weight, offset, spec):
     block = np.ascontiguousarray(block)
     _check_block(block, offset)
     if method == "labels":  # payload: k-means centres
-        labels = np.empty(block.shape[0], dtype=np.int64)
-        K.lloyd_accumulate(block, np.empty(0), payload, np.zeros(n_components), np.zeros_like(payload), labels)
-        resp = np.zeros((block.shape[0], n_components))
-        resp[np.arange(block.shape[0]), labels] = 1.0
+        resp_of = nearest_center_resp(payload)
     elif method == "seeds":  # payload: global row index of each component's seed
-        resp = np.zeros((block.shape[0], n_components))
-        inside = (payload >= offset) & (payload < offset + block.shape[0])
-        resp[payload[inside] - offset, np.flatnonzero(inside)] = 1.0
-    else:  # "random": payload: the seed of this block's generator
-        rng = np.random.RandomState(payload[offset])
-        resp = rng.uniform(size=(block.shape[0], n_components)).astype(block.dtype)
-        resp /= resp.sum(axis=1)[:, None]
+        resp_of = seed_resp(payload, n_components)
+    else:  # "random": payload: the seed of each block's generator, by the block's first row
+        resp_of = random_resp(np.random.RandomState(payload[offset]), n_components)
     with threads(_worker_threads()):
-        return resp_pass([block], covariance_type, center, lambda start, chunk: resp, n_components, weight)
-
+        return resp_pass([block], covariance_type, center, lambda start, chunk: resp_of(offset, chunk),
+                         n_components, weight)
 
 def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, rng, sample_weight=None) -> Params:
     """Initial Params by method (as fastem._init), computed by the workers: k-means++
