@@ -25,7 +25,8 @@ def scale(X):
     return 1.0 if X.dtype == np.float64 else 1e4 * len(X) * float(np.abs(X).max())
 
 
-@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 1, 2), (1000, 3, 4), (777, 8, 5), (3000, 20, 3)])
+# Feature counts 1 to 20 cross the kernels' tile edges (four-row passes, two-by-four Gram tiles).
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 1, 2), (1000, 3, 4), (600, 5, 3), (500, 7, 3), (777, 8, 5), (300, 13, 2), (3000, 20, 3)])
 def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
     n, n_features, n_components = shape
     params = random_params(covariance_type, n_components, n_features, rng)
@@ -38,6 +39,8 @@ def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
     s0, s1, s2 = naive.moments(X, resp, stats.shift, weight)
     np.testing.assert_allclose(stats.s0, s0, rtol=RTOL[dtype], atol=1e-12)
     np.testing.assert_allclose(stats.s1, s1, rtol=RTOL[dtype], atol=1e-9 * scale(X))
+    if covariance_type in ("full", "tied"):  # the kernels fill the upper triangle only
+        assert not np.tril(stats.s2, -1).any()
     if covariance_type == "full":
         np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     elif covariance_type == "tied":
@@ -69,6 +72,8 @@ def test_resp_pass_matches_reference(covariance_type, dtype, rng):
     s0, s1, s2 = naive.moments(X, resp, stats.shift, weight)
     np.testing.assert_allclose(stats.s0, s0, rtol=RTOL[dtype])
     np.testing.assert_allclose(stats.s1, s1, rtol=RTOL[dtype], atol=1e-9 * scale(X))
+    if covariance_type in ("full", "tied"):  # the kernels fill the upper triangle only
+        assert not np.tril(stats.s2, -1).any()
     if covariance_type == "full":
         np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     elif covariance_type == "tied":
@@ -104,6 +109,23 @@ def test_lloyd_matches_reference(dtype, rng):
     assert inertia == pytest.approx(ref_inertia, rel=RTOL[dtype])
     moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1e-300)[:, None], 0.0)
     np.testing.assert_allclose(centers + moved, ref_new, rtol=1e-9, atol=1e-12)
+
+
+def test_exp_shifted_matches_numpy(dtype):
+    from fastem._kernels._exp import exp_shifted
+
+    x = np.concatenate([-np.logspace(-12, 3, 4000), [0.0, -0.0, -np.inf, -199.0, -201.0, -59.0, -61.0]]).astype(dtype)
+    shift = np.linspace(-5.0, 5.0, x.size).astype(dtype)  # exp(x - shift) for x - shift <= 0
+    x = np.minimum(x + shift, shift)
+    out = x.copy()
+    exp_shifted(out, out.size, shift)
+    assert out.dtype == dtype
+    difference = (x - shift).astype(np.float64)  # rounded to dtype, as the kernel's is
+    expected = np.exp(difference)
+    kept = difference > (-60.0 if dtype == np.float32 else -200.0)
+    assert np.all(out[~kept] == 0.0)  # flushed to zero, never subnormal
+    rel = np.abs(out[kept] / expected[kept] - 1.0)
+    assert rel.max() < (1e-6 if dtype == np.float32 else 1e-14)
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])

@@ -3,42 +3,69 @@ no SVML here, so math.exp stays scalar and blocks vectorisation of the loop arou
 
 exp(x) = 2^k exp(r) with k = round(x / ln 2) and |r| <= ln(2) / 2 (Cody and Waite's
 two-part ln 2); exp(r) by its Taylor polynomial of degree 13 (float64: truncation below
-1e-17) or 7 (float32: below 5e-9); 2^k from a table of exact powers of two, indexed by
-an int32 (a conversion that vectorises). Relative error: a few 1e-14 in float64, a few
-ulp in float32. Arguments below -200 (float64) or -60 (float32) give exactly 0.0 (as
-does -inf): a responsibility that small is 1e-87 (1e-26) of its row's largest, far below
-rounding, and keeping it would breed subnormal numbers, which x86 computes about 100 times
-slower (responsibilities of well-separated clusters did, tripling a full-covariance pass).
+1e-17) or 7 (float32: below 5e-9); 2^k built directly from its exponent bits (a shift and
+a bit cast, which vectorise; a table lookup would be a gather, slow on these cores).
+Relative error: a few 1e-15 in float64, a few ulp in float32. Arguments below -200
+(float64) or -60 (float32) give exactly 0.0 (as does -inf): a responsibility that small
+is 1e-87 (1e-26) of its row's largest, far below rounding, and keeping it would breed
+subnormal numbers, which x86 computes about 100 times slower (responsibilities of
+well-separated clusters did, tripling a full-covariance pass).
+
+The exponentials are computed in place: LLVM vectorises ``x[b] = f(x[b])`` on one array,
+but for two arrays that may overlap it adds a run-time overlap check, and the same array
+passed as both input and output fails the check into the scalar loop (4x slower).
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ._options import JIT
 
 LOG2E = 1.4426950408889634
 LN2_HI_64, LN2_LO_64 = 0.6931471803691238, 1.9082149292705877e-10
 LN2_HI_32, LN2_LO_32 = 0.693145751953125, 1.428606765330187e-06  # LN2_HI_32 has 17 significant bits
-POW2 = np.ldexp(1.0, np.arange(-1022, 1))  # POW2[k + 1022] = 2^k for k in [-1022, 0]
-INV_FACT = tuple(1.0 / float(np.prod(np.arange(1, i + 1))) for i in range(14))
+INV_FACT = tuple(1.0 / float(math_factorial) for math_factorial in
+                 (1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800, 479001600, 6227020800))
+
+
+@intrinsic
+def pow2(typingctx, k, like):
+    """2.0**k (k an integer in the normal exponent range) as a float of like's type."""
+    if not isinstance(k, types.Integer) or like not in (types.float32, types.float64):
+        return None
+    width, bias, mantissa = (32, 127, 23) if like == types.float32 else (64, 1023, 52)
+
+    def codegen(context, builder, signature, args):
+        ity = ir.IntType(width)
+        value = args[0]
+        if k.bitwidth > width:
+            value = builder.trunc(value, ity)
+        elif k.bitwidth < width:
+            value = builder.sext(value, ity)
+        bits = builder.shl(builder.add(value, ir.Constant(ity, bias)), ir.Constant(ity, mantissa))
+        return builder.bitcast(bits, context.get_value_type(like))
+
+    return like(k, like), codegen
 
 
 @njit(**JIT)
-def exp_nonpositive(x, nb, out):
-    """out[:nb] = exp(x[:nb]) for x <= 0 (not NaN), in x's precision, flushed to zero below
-    the module's cut-off; out may be x itself."""
+def exp_shifted(x, nb, shift):
+    """x[:nb] <- exp(x[:nb] - shift[:nb]) in place, in x's precision, for x <= shift
+    (not NaN); results below the module's cut-off are flushed to 0.0."""
     ty = x.dtype.type
     single = ty(16777217.0) == ty(16777216.0)  # 2^24 + 1 rounds to 2^24: float32
     low = ty(-60.0) if single else ty(-200.0)
     hi = ty(LN2_HI_32) if single else ty(LN2_HI_64)
     lo = ty(LN2_LO_32) if single else ty(LN2_LO_64)
-    log2e, half, one = ty(LOG2E), ty(0.5), ty(1.0)
+    log2e, half, one, zero = ty(LOG2E), ty(0.5), ty(1.0), ty(0.0)
     c2, c3, c4, c5, c6, c7 = (ty(INV_FACT[2]), ty(INV_FACT[3]), ty(INV_FACT[4]), ty(INV_FACT[5]),
                               ty(INV_FACT[6]), ty(INV_FACT[7]))
     c8, c9, c10, c11, c12, c13 = (ty(INV_FACT[8]), ty(INV_FACT[9]), ty(INV_FACT[10]), ty(INV_FACT[11]),
                                   ty(INV_FACT[12]), ty(INV_FACT[13]))
     for b in range(nb):
-        v = x[b]
+        v = x[b] - shift[b]
         keep = v > low
         v = v if keep else low
         k = np.floor(v * log2e + half)
@@ -60,5 +87,4 @@ def exp_nonpositive(x, nb, out):
         p = p * r + c2
         p = p * r + one
         p = p * r + one
-        scale = ty(POW2[np.int32(k) + 1022])
-        out[b] = p * scale if keep else ty(0.0)
+        x[b] = p * pow2(np.int32(k), one) if keep else zero

@@ -7,6 +7,7 @@ coordinates z = P^T (x - c), where component k sits at loc_k = P^T (mu_k - c).
 from numba import njit
 
 from ._options import JIT
+from .full import gram_upper
 
 
 @njit(**JIT)
@@ -48,12 +49,12 @@ def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
 
 
 @njit(**JIT)
-def tied_accumulate(xT, nb, resp, rsum, wvec, s0, s1, s2):
+def tied_accumulate(xT, nb, resp, rsum, scratch, s0, s1, s2):
     """For centred xT: s0[k] += sum r, s1[k] += sum r x, and the one shared
     s2[0] (upper triangle) += sum_b (sum_k r_kb) x_b x_b^T. Weighting s2 by the row's
     total responsibility (its sample weight when responsibilities sum to one) keeps
     the tied estimate sum_k sum_b r_kb (x_b - mu_k)(x_b - mu_k)^T translation invariant.
-    rsum: (B,) scratch, overwritten with sum_k r_kb."""
+    rsum: (B,) scratch, overwritten with sum_k r_kb; scratch: (2, B)."""
     n_features = xT.shape[0]
     zero = xT.dtype.type(0)
     for b in range(nb):
@@ -69,11 +70,4 @@ def tied_accumulate(xT, nb, resp, rsum, wvec, s0, s1, s2):
             for b in range(nb):
                 acc += resp[k, b] * xT[d, b]
             s1[k, d] += acc
-    for i in range(n_features):
-        for b in range(nb):
-            wvec[b] = rsum[b] * xT[i, b]
-        for j in range(i, n_features):
-            acc = zero
-            for b in range(nb):
-                acc += wvec[b] * xT[j, b]
-            s2[0, i, j] += acc
+    gram_upper(xT, nb, rsum, scratch, s2[0])
