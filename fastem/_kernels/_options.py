@@ -38,3 +38,14 @@ def n_groups(n_blocks, bytes_per_group):
     never of the thread count, so results are bitwise the same for any thread count."""
     cap = max(1, GROUP_BUDGET // max(bytes_per_group, 1))
     return max(1, min(n_blocks, MAX_GROUPS, cap))
+
+
+@njit(**JIT)
+def n_slots(groups, threads):
+    """Scratch slots for a call: one per thread at most. The ``prange`` runs over slots and
+    slot s takes groups s, s + slots, ...; scratch is per slot (a call allocates only a few
+    hundred KiB, which the allocator reuses: per-group scratch was ~10 MB of fresh pages
+    per call, whose page faults cost more than the kernel on 16 MB chunks), sums per group.
+    ``threads`` comes from the caller: a kernel that reads Numba's thread count cannot be
+    cached on disk."""
+    return max(1, min(groups, threads))

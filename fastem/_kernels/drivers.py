@@ -1,6 +1,6 @@
-"""Parallel drivers: a ``prange`` over row groups, each group running the block
-functions over its own blocks into its own slot of a (n_groups, ...) buffer, then a
-serial reduction in group order. The partition depends on the data shape only, so
+"""Parallel drivers: row groups, each running the block functions over its own blocks
+into its own slot of a (n_groups, ...) buffer, then a serial reduction in group order;
+a ``prange`` over scratch slots (one per thread, see _options.n_slots) runs the groups. The partition depends on the data shape only, so
 the result is bitwise the same for any thread count.
 
 Arguments shared by the drivers (parameters in X's precision, statistics float64):
@@ -12,6 +12,7 @@ Arguments shared by the drivers (parameters in X's precision, statistics float64
     prec     (K, D, D) full, (1, D, D) tied, (K, 1, D) diag: precision Cholesky factors
     log_norm (K,) log weight_k + log det P_k - D log(2 pi) / 2
 Statistics (outputs, added to): s0 (K,), s1 (K, D), s2 shaped like prec.
+    threads  Numba's thread count for the call (the package's wrappers pass it)
 """
 
 import math
@@ -20,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._exp import exp_shifted
-from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups
+from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob
 from .tied import center_block, tied_accumulate, tied_log_prob
@@ -105,7 +106,7 @@ def _layout(X, n_components, s2_size):
 
 
 @njit(**PARALLEL_JIT)
-def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst):
+def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst, threads):
     """One fused E-step and M-step accumulation over a chunk. Returns sum_n w_n log p(x_n).
 
     worst (D + 2,): the most poorly explained row so far, updated in place if this chunk
@@ -120,31 +121,33 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     g_ll = np.zeros(groups)
     g_low = np.full(groups, np.inf)
     g_low_row = np.full(groups, -1, dtype=np.int64)
-    xT = np.empty((groups, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
-    work = np.empty((groups, n_features, rows), dtype=X.dtype)
-    logp = np.empty((groups, n_components, rows), dtype=X.dtype)
-    vec = np.empty((groups, 4, rows), dtype=X.dtype)
-    for g in prange(groups):
-        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-            r0 = blk * rows
-            nb = min(rows, n - r0)
-            wb, top, total = vec[g, 0], vec[g, 2], vec[g, 3]
-            load_block(X, weight, r0, nb, xT[g], wb)
-            log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], vec[g, 1:3], logp[g])
-            normalize_block(logp[g], nb, top, total)
-            ll = 0.0
-            for b in range(nb):
-                density = float(top[b]) + math.log(float(total[b]))
-                ll += wb[b] * density
-                if density < g_low[g] and wb[b] > 0.0:
-                    g_low[g] = density
-                    g_low_row[g] = r0 + b
-                total[b] = wb[b] / total[b]  # now the factor turning exp(logp - top) into w r
-            g_ll[g] += ll
-            for k in range(n_components):
+    slots = n_slots(groups, threads)
+    xT = np.empty((slots, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
+    work = np.empty((slots, n_features, rows), dtype=X.dtype)
+    logp = np.empty((slots, n_components, rows), dtype=X.dtype)
+    vec = np.empty((slots, 4, rows), dtype=X.dtype)
+    for s in prange(slots):
+        for g in range(s, groups, slots):
+            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+                r0 = blk * rows
+                nb = min(rows, n - r0)
+                wb, top, total = vec[s, 0], vec[s, 2], vec[s, 3]
+                load_block(X, weight, r0, nb, xT[s], wb)
+                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:3], logp[s])
+                normalize_block(logp[s], nb, top, total)
+                ll = 0.0
                 for b in range(nb):
-                    logp[g, k, b] *= total[b]
-            accumulate_block(family, xT[g], nb, loc, logp[g], wb, work[g], vec[g, 1:3], g_s0[g], g_s1[g], g_s2[g])
+                    density = float(top[b]) + math.log(float(total[b]))
+                    ll += wb[b] * density
+                    if density < g_low[g] and wb[b] > 0.0:
+                        g_low[g] = density
+                        g_low_row[g] = r0 + b
+                    total[b] = wb[b] / total[b]  # now the factor turning exp(logp - top) into w r
+                g_ll[g] += ll
+                for k in range(n_components):
+                    for b in range(nb):
+                        logp[s, k, b] *= total[b]
+                accumulate_block(family, xT[s], nb, loc, logp[s], wb, work[s], vec[s, 1:3], g_s0[g], g_s1[g], g_s2[g])
     total = 0.0
     for g in range(groups):
         total += g_ll[g]
@@ -160,7 +163,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
 
 
 @njit(**PARALLEL_JIT)
-def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
+def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads):
     """Statistics of a chunk under given responsibilities resp (n, K), around shift (K, D)
     (full, diag) or center (D,) (tied)."""
     n, n_features = X.shape
@@ -169,22 +172,24 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
     g_s0 = np.zeros((groups, n_components))
     g_s1 = np.zeros((groups, n_components, n_features))
     g_s2 = np.zeros((groups, s2.shape[0], s2.shape[1], s2.shape[2]))
-    xT = np.empty((groups, n_features, rows), dtype=X.dtype)
-    work = np.empty((groups, n_features, rows), dtype=X.dtype)
-    r = np.empty((groups, n_components, rows), dtype=X.dtype)
-    vec = np.empty((groups, 3, rows), dtype=X.dtype)
-    for g in prange(groups):
-        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-            r0 = blk * rows
-            nb = min(rows, n - r0)
-            wb = vec[g, 0]
-            load_block(X, weight, r0, nb, xT[g], wb)
-            if family == TIED:
-                center_block(xT[g], nb, center)
-            for k in range(n_components):
-                for b in range(nb):
-                    r[g, k, b] = wb[b] * resp[r0 + b, k]
-            accumulate_block(family, xT[g], nb, shift, r[g], wb, work[g], vec[g, 1:3], g_s0[g], g_s1[g], g_s2[g])
+    slots = n_slots(groups, threads)
+    xT = np.empty((slots, n_features, rows), dtype=X.dtype)
+    work = np.empty((slots, n_features, rows), dtype=X.dtype)
+    r = np.empty((slots, n_components, rows), dtype=X.dtype)
+    vec = np.empty((slots, 3, rows), dtype=X.dtype)
+    for s in prange(slots):
+        for g in range(s, groups, slots):
+            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+                r0 = blk * rows
+                nb = min(rows, n - r0)
+                wb = vec[s, 0]
+                load_block(X, weight, r0, nb, xT[s], wb)
+                if family == TIED:
+                    center_block(xT[s], nb, center)
+                for k in range(n_components):
+                    for b in range(nb):
+                        r[s, k, b] = wb[b] * resp[r0 + b, k]
+                accumulate_block(family, xT[s], nb, shift, r[s], wb, work[s], vec[s, 1:3], g_s0[g], g_s1[g], g_s2[g])
     for g in range(groups):
         s0 += g_s0[g]
         s1 += g_s1[g]
@@ -192,40 +197,42 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
 
 
 @njit(**PARALLEL_JIT)
-def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):
+def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, threads):
     """Per row: log_density (n,) = log p(x), labels (n,) = argmax_k p(k | x), and, when
     resp has n rows, resp (n, K) = p(k | x). Pass resp of shape (0, K) to skip it."""
     n, n_features = X.shape
     n_components = loc.shape[0]
     rows, n_blocks, groups = _layout(X, n_components, 0)
     want_resp = resp.shape[0] == n
-    xT = np.empty((groups, n_features, rows), dtype=X.dtype)
-    work = np.empty((groups, n_features, rows), dtype=X.dtype)
-    logp = np.empty((groups, n_components, rows), dtype=X.dtype)
-    vec = np.empty((groups, 4, rows), dtype=X.dtype)
-    for g in prange(groups):
-        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-            r0 = blk * rows
-            nb = min(rows, n - r0)
-            top, total = vec[g, 2], vec[g, 3]
-            load_block(X, X[:0, 0], r0, nb, xT[g], vec[g, 0])
-            log_prob_block(family, xT[g], nb, loc, center, prec, log_norm, work[g], vec[g, 1:3], logp[g])
-            normalize_block(logp[g], nb, top, total)
-            for b in range(nb):
-                best = 0
-                for k in range(1, n_components):
-                    if logp[g, k, b] > logp[g, best, b]:
-                        best = k
-                labels[r0 + b] = best
-                log_density[r0 + b] = float(top[b]) + math.log(float(total[b]))
-            if want_resp:
+    slots = n_slots(groups, threads)
+    xT = np.empty((slots, n_features, rows), dtype=X.dtype)
+    work = np.empty((slots, n_features, rows), dtype=X.dtype)
+    logp = np.empty((slots, n_components, rows), dtype=X.dtype)
+    vec = np.empty((slots, 4, rows), dtype=X.dtype)
+    for s in prange(slots):
+        for g in range(s, groups, slots):
+            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+                r0 = blk * rows
+                nb = min(rows, n - r0)
+                top, total = vec[s, 2], vec[s, 3]
+                load_block(X, X[:0, 0], r0, nb, xT[s], vec[s, 0])
+                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:3], logp[s])
+                normalize_block(logp[s], nb, top, total)
                 for b in range(nb):
-                    row_total = 0.0  # in float64, so that rows sum to one to float64 precision
-                    for k in range(n_components):
-                        row_total += logp[g, k, b]
-                    inverse = 1.0 / row_total
-                    for k in range(n_components):
-                        resp[r0 + b, k] = logp[g, k, b] * inverse
+                    best = 0
+                    for k in range(1, n_components):
+                        if logp[s, k, b] > logp[s, best, b]:
+                            best = k
+                    labels[r0 + b] = best
+                    log_density[r0 + b] = float(top[b]) + math.log(float(total[b]))
+                if want_resp:
+                    for b in range(nb):
+                        row_total = 0.0  # in float64, so that rows sum to one to float64 precision
+                        for k in range(n_components):
+                            row_total += logp[s, k, b]
+                        inverse = 1.0 / row_total
+                        for k in range(n_components):
+                            resp[r0 + b, k] = logp[s, k, b] * inverse
 
 
 @njit(**JIT)

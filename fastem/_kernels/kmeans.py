@@ -4,7 +4,7 @@ assigns each row to its nearest centre and adds the shifted sums of each cluster
 import numpy as np
 from numba import njit, prange
 
-from ._options import JIT, PARALLEL_JIT, block_rows, n_groups
+from ._options import JIT, PARALLEL_JIT, block_rows, n_groups, n_slots
 from .drivers import load_block
 
 
@@ -30,7 +30,7 @@ def nearest_block(xT, nb, centers, dist, best, best_dist):
 
 
 @njit(**PARALLEL_JIT)
-def lloyd_accumulate(X, weight, centers, counts, sums, labels):
+def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     """Adds counts[k] += sum w and sums[k] += sum w (x - c_k) over the rows nearest to
     centre k; writes labels (n,) when it has n rows. Returns the weighted inertia."""
     n, n_features = X.shape
@@ -41,28 +41,30 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels):
     g_counts = np.zeros((groups, n_clusters))
     g_sums = np.zeros((groups, n_clusters, n_features))
     g_inertia = np.zeros(groups)
-    xT = np.empty((groups, n_features, rows))
-    vec = np.empty((groups, 3, rows))
-    best = np.empty((groups, rows), dtype=np.int64)
+    slots = n_slots(groups, threads)
+    xT = np.empty((slots, n_features, rows))
+    vec = np.empty((slots, 3, rows))
+    best = np.empty((slots, rows), dtype=np.int64)
     want_labels = labels.shape[0] == n
-    for g in prange(groups):
-        for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-            r0 = blk * rows
-            nb = min(rows, n - r0)
-            wb = vec[g, 0]
-            load_block(X, weight, r0, nb, xT[g], wb)
-            nearest_block(xT[g], nb, centers, vec[g, 1], best[g], vec[g, 2])
-            inertia = 0.0
-            for b in range(nb):
-                k = best[g, b]
-                w = wb[b]
-                inertia += w * vec[g, 2, b]
-                g_counts[g, k] += w
-                for d in range(n_features):
-                    g_sums[g, k, d] += w * (xT[g, d, b] - centers[k, d])
-                if want_labels:
-                    labels[r0 + b] = k
-            g_inertia[g] += inertia
+    for s in prange(slots):
+        for g in range(s, groups, slots):
+            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+                r0 = blk * rows
+                nb = min(rows, n - r0)
+                wb = vec[s, 0]
+                load_block(X, weight, r0, nb, xT[s], wb)
+                nearest_block(xT[s], nb, centers, vec[s, 1], best[s], vec[s, 2])
+                inertia = 0.0
+                for b in range(nb):
+                    k = best[s, b]
+                    w = wb[b]
+                    inertia += w * vec[s, 2, b]
+                    g_counts[g, k] += w
+                    for d in range(n_features):
+                        g_sums[g, k, d] += w * (xT[s, d, b] - centers[k, d])
+                    if want_labels:
+                        labels[r0 + b] = k
+                g_inertia[g] += inertia
     total = 0.0
     for g in range(groups):
         total += g_inertia[g]
