@@ -118,6 +118,23 @@ def test_float32_npy_stays_float32(tmp_path, data):
     assert all(c.dtype == np.float32 for c in src.chunks())
 
 
+def test_npy_buffers_are_reused_only_once_released(tmp_path, data):
+    """A pass that drops each chunk reads into a few recycled buffers; chunks a consumer
+    keeps are never overwritten by later reads."""
+    np.save(tmp_path / "x.npy", data)
+    src = source(tmp_path / "x.npy", chunk_size=7)
+    buffers = set()
+    total = np.zeros(data.shape[1])
+    for chunk in src.chunks():
+        buffers.add(id(chunk))
+        total += chunk.sum(axis=0)
+    np.testing.assert_allclose(total, data.sum(axis=0))
+    assert len(buffers) <= 6 < -(-len(data) // 7)
+    kept = list(src.chunks())
+    np.testing.assert_array_equal(np.concatenate(kept), data)
+    assert len({id(chunk) for chunk in kept}) == len(kept)
+
+
 def test_npy_source_reads_with_bounded_memory(tmp_path):
     """Resident memory grows by a few chunks, not by the file's size (200 MB here)."""
     psutil = pytest.importorskip("psutil")
