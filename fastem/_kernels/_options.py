@@ -43,7 +43,9 @@ def n_groups(n_blocks, bytes_per_group):
 @njit(**JIT)
 def n_slots(groups, threads):
     """Scratch slots for a call: one per thread at most. The ``prange`` runs over slots and
-    slot s takes groups s, s + slots, ...; scratch is per slot (a call allocates only a few
+    slot s takes a contiguous run of groups (interleaved groups put neighbouring
+    accumulators of two threads in one cache line: 2 threads were only 1.43x faster than
+    1); scratch is per slot (a call allocates only a few
     hundred KiB, which the allocator reuses: per-group scratch was ~10 MB of fresh pages
     per call, whose page faults cost more than the kernel on 16 MB chunks), sums per group.
     ``threads`` comes from the caller: a kernel that reads Numba's thread count cannot be

@@ -127,7 +127,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     logp = np.empty((slots, n_components, rows), dtype=X.dtype)
     vec = np.empty((slots, 4, rows), dtype=X.dtype)
     for s in prange(slots):
-        for g in range(s, groups, slots):
+        for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
                 r0 = blk * rows
                 nb = min(rows, n - r0)
@@ -178,7 +178,7 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads)
     r = np.empty((slots, n_components, rows), dtype=X.dtype)
     vec = np.empty((slots, 3, rows), dtype=X.dtype)
     for s in prange(slots):
-        for g in range(s, groups, slots):
+        for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
                 r0 = blk * rows
                 nb = min(rows, n - r0)
@@ -210,7 +210,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
     logp = np.empty((slots, n_components, rows), dtype=X.dtype)
     vec = np.empty((slots, 4, rows), dtype=X.dtype)
     for s in prange(slots):
-        for g in range(s, groups, slots):
+        for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
                 r0 = blk * rows
                 nb = min(rows, n - r0)

@@ -47,7 +47,7 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     best = np.empty((slots, rows), dtype=np.int64)
     want_labels = labels.shape[0] == n
     for s in prange(slots):
-        for g in range(s, groups, slots):
+        for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
                 r0 = blk * rows
                 nb = min(rows, n - r0)
