@@ -87,7 +87,7 @@ def normalize_block(logp, nb, top, total):
 @njit(**JIT)
 def accumulate_block(family, xT, nb, loc, resp, wb, work, scratch, s0, s1, s2):
     """Adds the block's statistics under final weights resp (K, B); wb (B,), work (D, B)
-    and scratch (2, B) are scratch here."""
+    and scratch (4, B) are scratch here."""
     if family == FULL:
         full_accumulate(xT, nb, loc, resp, work, scratch, s0, s1, s2)
     elif family == TIED:
@@ -101,7 +101,7 @@ def _layout(X, n_components, s2_size):
     n, n_features = X.shape
     rows = block_rows(n_features)
     n_blocks = (n + rows - 1) // rows
-    per_group = 8 * (s2_size + n_components * (n_features + 1) + (2 * n_features + n_components + 5) * rows)
+    per_group = 8 * (s2_size + n_components * (n_features + 1) + 3)  # the group's sums (scratch is per slot)
     return rows, n_blocks, n_groups(n_blocks, per_group)
 
 
@@ -125,7 +125,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     xT = np.empty((slots, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
     work = np.empty((slots, n_features, rows), dtype=X.dtype)
     logp = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 4, rows), dtype=X.dtype)
+    vec = np.empty((slots, 6, rows), dtype=X.dtype)  # wb, scratch of log_prob_block, top, total, ...
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
@@ -147,7 +147,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
                 for k in range(n_components):
                     for b in range(nb):
                         logp[s, k, b] *= total[b]
-                accumulate_block(family, xT[s], nb, loc, logp[s], wb, work[s], vec[s, 1:3], g_s0[g], g_s1[g], g_s2[g])
+                accumulate_block(family, xT[s], nb, loc, logp[s], wb, work[s], vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
     total = 0.0
     for g in range(groups):
         total += g_ll[g]
@@ -176,7 +176,7 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads)
     xT = np.empty((slots, n_features, rows), dtype=X.dtype)
     work = np.empty((slots, n_features, rows), dtype=X.dtype)
     r = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 3, rows), dtype=X.dtype)
+    vec = np.empty((slots, 5, rows), dtype=X.dtype)
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
@@ -189,7 +189,7 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads)
                 for k in range(n_components):
                     for b in range(nb):
                         r[s, k, b] = wb[b] * resp[r0 + b, k]
-                accumulate_block(family, xT[s], nb, shift, r[s], wb, work[s], vec[s, 1:3], g_s0[g], g_s1[g], g_s2[g])
+                accumulate_block(family, xT[s], nb, shift, r[s], wb, work[s], vec[s, 1:5], g_s0[g], g_s1[g], g_s2[g])
     for g in range(groups):
         s0 += g_s0[g]
         s1 += g_s1[g]

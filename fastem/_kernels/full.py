@@ -9,8 +9,8 @@ parameters given in that precision; each block's sums are then added to float64 
 Register tiling: an inner loop that reads one row and updates one accumulator row
 (a load and a store per multiply-add) runs at a fraction of the FMA units' rate. Here
 each pass over a block combines four input rows into one output (the triangular
-product), or two rows against four (the Gram matrix), so that each store or each pair
-of loads feeds four or more multiply-adds. Rows past the end of a tile are stood in for
+product), or four rows against four (the Gram matrix), so that each store or each
+load feeds two or more multiply-adds. Rows past the end of a tile are stood in for
 by the tile's first row with a zero coefficient (exact: the rows are finite).
 """
 
@@ -71,43 +71,57 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
 
 @njit(**JIT)
 def gram_upper(z, nb, r, scratch, s2):
-    """s2[i, j] += sum_b r_b z_ib z_jb for i <= j (the upper triangle), in tiles of two
-    rows i by four columns j. z: (D, B), r: (B,), scratch: (2, B), s2: (D, D) float64."""
+    """s2[i, j] += sum_b r_b z_ib z_jb for i <= j (the upper triangle), in tiles of four
+    rows i by four columns j (sixteen accumulators: eight loads feed sixteen multiply-adds).
+    z: (D, B), r: (B,), scratch: (4, B), s2: (D, D) float64."""
     n_features = z.shape[0]
     zero = z.dtype.type(0)
     last = n_features - 1
-    u0, u1 = scratch[0], scratch[1]
-    for i in range(0, n_features, 2):
-        z0, z1 = z[i], z[min(i + 1, last)]
+    u0, u1, u2, u3 = scratch[0], scratch[1], scratch[2], scratch[3]
+    for i in range(0, n_features, 4):
+        z0, z1, z2, z3 = z[i], z[min(i + 1, last)], z[min(i + 2, last)], z[min(i + 3, last)]
         for b in range(nb):
             u0[b] = r[b] * z0[b]
             u1[b] = r[b] * z1[b]
+            u2[b] = r[b] * z2[b]
+            u3[b] = r[b] * z3[b]
         for j in range(i, n_features, 4):
             w0, w1, w2, w3 = z[j], z[min(j + 1, last)], z[min(j + 2, last)], z[min(j + 3, last)]
-            a0 = a1 = a2 = a3 = zero
-            c0 = c1 = c2 = c3 = zero
+            a00 = a01 = a02 = a03 = zero
+            a10 = a11 = a12 = a13 = zero
+            a20 = a21 = a22 = a23 = zero
+            a30 = a31 = a32 = a33 = zero
             for b in range(nb):
-                v, u = u0[b], u1[b]
-                a0 += v * w0[b]
-                a1 += v * w1[b]
-                a2 += v * w2[b]
-                a3 += v * w3[b]
-                c0 += u * w0[b]
-                c1 += u * w1[b]
-                c2 += u * w2[b]
-                c3 += u * w3[b]
-            for t, a, c in ((0, a0, c0), (1, a1, c1), (2, a2, c2), (3, a3, c3)):
-                if j + t <= last:
-                    s2[i, j + t] += a
-                    if i + 1 <= j + t:
-                        s2[i + 1, j + t] += c
+                v0, v1, v2, v3 = u0[b], u1[b], u2[b], u3[b]
+                x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
+                a00 += v0 * x0
+                a01 += v0 * x1
+                a02 += v0 * x2
+                a03 += v0 * x3
+                a10 += v1 * x0
+                a11 += v1 * x1
+                a12 += v1 * x2
+                a13 += v1 * x3
+                a20 += v2 * x0
+                a21 += v2 * x1
+                a22 += v2 * x2
+                a23 += v2 * x3
+                a30 += v3 * x0
+                a31 += v3 * x1
+                a32 += v3 * x2
+                a33 += v3 * x3
+            tile = ((a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33))
+            for t in range(4):  # rows and columns past the end stood in for row `last`: dropped
+                for q in range(4):
+                    if i + t <= j + q <= last:
+                        s2[i + t, j + q] += tile[t][q]
 
 
 @njit(**JIT)
 def full_accumulate(xT, nb, loc, resp, work, scratch, s0, s1, s2):
     """Adds the moments of nb rows around loc: s0[k] += sum r, s1[k] += sum r (x - loc_k),
     s2[k] (upper triangle) += sum r (x - loc_k)(x - loc_k)^T, with resp (K, B) final
-    weights; work (D, B) and scratch (2, B) are scratch."""
+    weights; work (D, B) and scratch (4, B) are scratch."""
     n_features = xT.shape[0]
     zero = xT.dtype.type(0)
     for k in range(loc.shape[0]):

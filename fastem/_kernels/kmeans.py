@@ -37,7 +37,7 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     n_clusters = centers.shape[0]
     rows = block_rows(n_features)
     n_blocks = (n + rows - 1) // rows
-    groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + (n_features + 4) * rows))
+    groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + 1))
     g_counts = np.zeros((groups, n_clusters))
     g_sums = np.zeros((groups, n_clusters, n_features))
     g_inertia = np.zeros(groups)

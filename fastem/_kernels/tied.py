@@ -54,7 +54,7 @@ def tied_accumulate(xT, nb, resp, rsum, scratch, s0, s1, s2):
     s2[0] (upper triangle) += sum_b (sum_k r_kb) x_b x_b^T. Weighting s2 by the row's
     total responsibility (its sample weight when responsibilities sum to one) keeps
     the tied estimate sum_k sum_b r_kb (x_b - mu_k)(x_b - mu_k)^T translation invariant.
-    rsum: (B,) scratch, overwritten with sum_k r_kb; scratch: (2, B)."""
+    rsum: (B,) scratch, overwritten with sum_k r_kb; scratch: (4, B)."""
     n_features = xT.shape[0]
     zero = xT.dtype.type(0)
     for b in range(nb):
