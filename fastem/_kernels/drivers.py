@@ -52,7 +52,7 @@ def load_block(X, weight, r0, nb, xT, wb):
 @njit(**JIT)
 def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp):
     """Weighted log-densities logp (K, B) of a loaded block (tied: centres xT in place);
-    work (D, B) and scratch (2, B) are scratch."""
+    work (D, B) and scratch (5, B) are scratch."""
     if family == FULL:
         full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp)
     elif family == TIED:
@@ -125,7 +125,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     xT = np.empty((slots, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
     work = np.empty((slots, n_features, rows), dtype=X.dtype)
     logp = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 6, rows), dtype=X.dtype)  # wb, scratch of log_prob_block, top, total, ...
+    vec = np.empty((slots, 6, rows), dtype=X.dtype)  # wb; scratch rows 1-5 of log_prob_block, then top, total (2, 3); 2-5 of accumulate_block
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
@@ -133,7 +133,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
                 nb = min(rows, n - r0)
                 wb, top, total = vec[s, 0], vec[s, 2], vec[s, 3]
                 load_block(X, weight, r0, nb, xT[s], wb)
-                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:3], logp[s])
+                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total)
                 ll = 0.0
                 for b in range(nb):
@@ -208,7 +208,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
     xT = np.empty((slots, n_features, rows), dtype=X.dtype)
     work = np.empty((slots, n_features, rows), dtype=X.dtype)
     logp = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 4, rows), dtype=X.dtype)
+    vec = np.empty((slots, 6, rows), dtype=X.dtype)
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
@@ -216,7 +216,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
                 nb = min(rows, n - r0)
                 top, total = vec[s, 2], vec[s, 3]
                 load_block(X, X[:0, 0], r0, nb, xT[s], vec[s, 0])
-                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:3], logp[s])
+                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total)
                 for b in range(nb):
                     best = 0

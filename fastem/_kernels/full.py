@@ -8,10 +8,10 @@ parameters given in that precision; each block's sums are then added to float64 
 
 Register tiling: an inner loop that reads one row and updates one accumulator row
 (a load and a store per multiply-add) runs at a fraction of the FMA units' rate. Here
-each pass over a block combines four input rows into one output (the triangular
-product), or four rows against four (the Gram matrix), so that each store or each
-load feeds two or more multiply-adds. Rows past the end of a tile are stood in for
-by the tile's first row with a zero coefficient (exact: the rows are finite).
+each pass over a block combines four input rows into four outputs (the triangular
+product) or four rows against four (the Gram matrix), so that each load or store
+feeds two or more multiply-adds. Rows past the end of a tile are stood in for
+by the last row with a zero coefficient (exact: the rows are finite).
 """
 
 from numba import njit
@@ -24,12 +24,13 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
     """logp[k, b] = log_norm[k] - ||P_k^T (x_b - loc_k)||^2 / 2.
 
     prec: (K, D, D) upper-triangular Cholesky factors of the precisions (P P^T = Lambda).
-    work: (D, B) scratch, scratch: (2, B) scratch, logp: (K, B) output.
+    work: (D, B) scratch, scratch: (5, B) scratch, logp: (K, B) output.
     """
     n_features = xT.shape[0]
     half = xT.dtype.type(0.5)
     zero = xT.dtype.type(0)
-    maha, partial = scratch[0], scratch[1]
+    last = n_features - 1
+    maha, y0, y1, y2, y3 = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
     for k in range(loc.shape[0]):
         P = prec[k]
         for d in range(n_features):
@@ -38,35 +39,54 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
                 work[d, b] = xT[d, b] - m
         for b in range(nb):
             maha[b] = 0
-        # y_j = sum_{i <= j} P[i, j] diff_i in passes of four terms; maha += y_j^2
-        for j in range(n_features):
-            for i in range(0, j + 1, 4):
-                p0 = P[i, j]
-                p1 = P[i + 1, j] if i + 1 <= j else zero
-                p2 = P[i + 2, j] if i + 2 <= j else zero
-                p3 = P[i + 3, j] if i + 3 <= j else zero
-                w0 = work[i]
-                w1 = work[i + 1] if i + 1 <= j else w0
-                w2 = work[i + 2] if i + 2 <= j else w0
-                w3 = work[i + 3] if i + 3 <= j else w0
-                first, last = i == 0, i + 4 > j
-                if first and last:
+        # y_j = sum_{i <= j} P[i, j] diff_i, four outputs j by four inputs i per pass
+        # (coefficients below the triangle or past the end are 0); maha += y_j^2
+        for j in range(0, n_features, 4):
+            for i in range(0, j + 4, 4):
+                c00, c01, c02, c03 = _coef(P, i, j, last), _coef(P, i, j + 1, last), _coef(P, i, j + 2, last), _coef(P, i, j + 3, last)
+                c10, c11, c12, c13 = _coef(P, i + 1, j, last), _coef(P, i + 1, j + 1, last), _coef(P, i + 1, j + 2, last), _coef(P, i + 1, j + 3, last)
+                c20, c21, c22, c23 = _coef(P, i + 2, j, last), _coef(P, i + 2, j + 1, last), _coef(P, i + 2, j + 2, last), _coef(P, i + 2, j + 3, last)
+                c30, c31, c32, c33 = _coef(P, i + 3, j, last), _coef(P, i + 3, j + 1, last), _coef(P, i + 3, j + 2, last), _coef(P, i + 3, j + 3, last)
+                w0, w1, w2, w3 = work[i], work[min(i + 1, last)], work[min(i + 2, last)], work[min(i + 3, last)]
+                if i == 0 and i == j:
                     for b in range(nb):
-                        y = p0 * w0[b] + p1 * w1[b] + p2 * w2[b] + p3 * w3[b]
-                        maha[b] += y * y
-                elif first:
+                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        t0 = c00 * a + c10 * e + c20 * f + c30 * g
+                        t1 = c01 * a + c11 * e + c21 * f + c31 * g
+                        t2 = c02 * a + c12 * e + c22 * f + c32 * g
+                        t3 = c03 * a + c13 * e + c23 * f + c33 * g
+                        maha[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+                elif i == 0:
                     for b in range(nb):
-                        partial[b] = p0 * w0[b] + p1 * w1[b] + p2 * w2[b] + p3 * w3[b]
-                elif last:
+                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        y0[b] = c00 * a + c10 * e + c20 * f + c30 * g
+                        y1[b] = c01 * a + c11 * e + c21 * f + c31 * g
+                        y2[b] = c02 * a + c12 * e + c22 * f + c32 * g
+                        y3[b] = c03 * a + c13 * e + c23 * f + c33 * g
+                elif i == j:
                     for b in range(nb):
-                        y = partial[b] + p0 * w0[b] + p1 * w1[b] + p2 * w2[b] + p3 * w3[b]
-                        maha[b] += y * y
+                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        t0 = y0[b] + c00 * a + c10 * e + c20 * f + c30 * g
+                        t1 = y1[b] + c01 * a + c11 * e + c21 * f + c31 * g
+                        t2 = y2[b] + c02 * a + c12 * e + c22 * f + c32 * g
+                        t3 = y3[b] + c03 * a + c13 * e + c23 * f + c33 * g
+                        maha[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
                 else:
                     for b in range(nb):
-                        partial[b] += p0 * w0[b] + p1 * w1[b] + p2 * w2[b] + p3 * w3[b]
+                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        y0[b] += c00 * a + c10 * e + c20 * f + c30 * g
+                        y1[b] += c01 * a + c11 * e + c21 * f + c31 * g
+                        y2[b] += c02 * a + c12 * e + c22 * f + c32 * g
+                        y3[b] += c03 * a + c13 * e + c23 * f + c33 * g
         c = log_norm[k]
         for b in range(nb):
             logp[k, b] = c - half * maha[b]
+
+
+@njit(**JIT)
+def _coef(P, i, j, last):
+    """P[i, j] inside the upper triangle, else 0 (i > j, or past the last feature)."""
+    return P[i, j] if i <= j <= last else P.dtype.type(0)
 
 
 @njit(**JIT)
