@@ -105,7 +105,27 @@ def gram_upper(z, nb, r, scratch, s2):
             u1[b] = r[b] * z1[b]
             u2[b] = r[b] * z2[b]
             u3[b] = r[b] * z3[b]
-        for j in range(i, n_features, 4):
+        # the tile on the diagonal: its upper triangle only (ten of sixteen products)
+        a00 = a01 = a02 = a03 = a11 = a12 = a13 = a22 = a23 = a33 = zero
+        for b in range(nb):
+            v0, v1, v2, v3 = u0[b], u1[b], u2[b], u3[b]
+            x0, x1, x2, x3 = z0[b], z1[b], z2[b], z3[b]
+            a00 += v0 * x0
+            a01 += v0 * x1
+            a02 += v0 * x2
+            a03 += v0 * x3
+            a11 += v1 * x1
+            a12 += v1 * x2
+            a13 += v1 * x3
+            a22 += v2 * x2
+            a23 += v2 * x3
+            a33 += v3 * x3
+        tile = ((a00, a01, a02, a03), (zero, a11, a12, a13), (zero, zero, a22, a23), (zero, zero, zero, a33))
+        for t in range(4):
+            for q in range(t, 4):
+                if i + q <= last:
+                    s2[i + t, i + q] += tile[t][q]
+        for j in range(i + 4, n_features, 4):
             w0, w1, w2, w3 = z[j], z[min(j + 1, last)], z[min(j + 2, last)], z[min(j + 3, last)]
             a00 = a01 = a02 = a03 = zero
             a10 = a11 = a12 = a13 = zero
@@ -131,9 +151,9 @@ def gram_upper(z, nb, r, scratch, s2):
                 a32 += v3 * x2
                 a33 += v3 * x3
             tile = ((a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33))
-            for t in range(4):  # rows and columns past the end stood in for row `last`: dropped
+            for t in range(4):  # columns past the end stood in for row `last`: dropped
                 for q in range(4):
-                    if i + t <= j + q <= last:
+                    if j + q <= last:
                         s2[i + t, j + q] += tile[t][q]
 
 
