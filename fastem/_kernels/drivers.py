@@ -1,7 +1,8 @@
 """Parallel drivers: row groups, each running the block functions over its own blocks
 into its own slot of a (n_groups, ...) buffer, then a serial reduction in group order;
-a ``prange`` over scratch slots (one per thread, see _options.n_slots) runs the groups. The partition depends on the data shape only, so
-the result is bitwise the same for any thread count.
+a ``prange`` over scratch slots (one per thread, see _options.n_slots) runs the groups.
+The partition depends on the data shape only, so the result is bitwise the same for any
+thread count.
 
 Arguments shared by the drivers (parameters in X's precision, statistics float64):
     X        (n, D) float32 or float64, C-contiguous: the chunk
@@ -31,14 +32,13 @@ from .tied import center_block, tied_accumulate, tied_log_prob
 def load_block(X, weight, r0, nb, xT, wb):
     """xT[:, :nb] = X[r0:r0+nb].T (in X's precision); wb[:nb] = the rows' sample weights."""
     n_features = X.shape[1]
-    d = 0
-    while d + 8 <= n_features:  # eight features of a row (a cache line) into eight rows of xT
+    whole = n_features - n_features % 8
+    for d in range(0, whole, 8):  # eight features of a row (a cache line) into eight rows of xT
         for b in range(nb):
             row = X[r0 + b]
             xT[d, b], xT[d + 1, b], xT[d + 2, b], xT[d + 3, b] = row[d], row[d + 1], row[d + 2], row[d + 3]
             xT[d + 4, b], xT[d + 5, b], xT[d + 6, b], xT[d + 7, b] = row[d + 4], row[d + 5], row[d + 6], row[d + 7]
-        d += 8
-    for d in range(d, n_features):
+    for d in range(whole, n_features):
         for b in range(nb):
             xT[d, b] = X[r0 + b, d]
     if weight.shape[0] == 0:
@@ -125,7 +125,8 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     xT = np.empty((slots, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
     work = np.empty((slots, n_features, rows), dtype=X.dtype)
     logp = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 6, rows), dtype=X.dtype)  # wb; scratch rows 1-5 of log_prob_block, then top, total (2, 3); 2-5 of accumulate_block
+    # rows: 0 wb; 1-5 log_prob_block's scratch, then 2, 3 top and total, then 2-5 accumulate_block's
+    vec = np.empty((slots, 6, rows), dtype=X.dtype)
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):

@@ -28,7 +28,6 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
     """
     n_features = xT.shape[0]
     half = xT.dtype.type(0.5)
-    zero = xT.dtype.type(0)
     last = n_features - 1
     maha, y0, y1, y2, y3 = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
     for k in range(loc.shape[0]):
@@ -43,10 +42,10 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
         # (coefficients below the triangle or past the end are 0); maha += y_j^2
         for j in range(0, n_features, 4):
             for i in range(0, j + 4, 4):
-                c00, c01, c02, c03 = _coef(P, i, j, last), _coef(P, i, j + 1, last), _coef(P, i, j + 2, last), _coef(P, i, j + 3, last)
-                c10, c11, c12, c13 = _coef(P, i + 1, j, last), _coef(P, i + 1, j + 1, last), _coef(P, i + 1, j + 2, last), _coef(P, i + 1, j + 3, last)
-                c20, c21, c22, c23 = _coef(P, i + 2, j, last), _coef(P, i + 2, j + 1, last), _coef(P, i + 2, j + 2, last), _coef(P, i + 2, j + 3, last)
-                c30, c31, c32, c33 = _coef(P, i + 3, j, last), _coef(P, i + 3, j + 1, last), _coef(P, i + 3, j + 2, last), _coef(P, i + 3, j + 3, last)
+                c00, c01, c02, c03 = _coefficients(P, i, j, last)
+                c10, c11, c12, c13 = _coefficients(P, i + 1, j, last)
+                c20, c21, c22, c23 = _coefficients(P, i + 2, j, last)
+                c30, c31, c32, c33 = _coefficients(P, i + 3, j, last)
                 w0, w1, w2, w3 = work[i], work[min(i + 1, last)], work[min(i + 2, last)], work[min(i + 3, last)]
                 if i == 0 and i == j:
                     for b in range(nb):
@@ -84,9 +83,12 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
 
 
 @njit(**JIT)
-def _coef(P, i, j, last):
-    """P[i, j] inside the upper triangle, else 0 (i > j, or past the last feature)."""
-    return P[i, j] if i <= j <= last else P.dtype.type(0)
+def _coefficients(P, i, j, last):
+    """P[i, j:j + 4], each entry outside the upper triangle (row below the diagonal, or
+    past the last feature) replaced by 0."""
+    zero = P.dtype.type(0)
+    return (P[i, j] if i <= j <= last else zero, P[i, j + 1] if i <= j + 1 <= last else zero,
+            P[i, j + 2] if i <= j + 2 <= last else zero, P[i, j + 3] if i <= j + 3 <= last else zero)
 
 
 @njit(**JIT)
