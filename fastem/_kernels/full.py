@@ -11,7 +11,8 @@ Register tiling: an inner loop that reads one row and updates one accumulator ro
 each pass over a block combines four input rows into four outputs (the triangular
 product) or four rows against four (the Gram matrix), so that each load or store
 feeds two or more multiply-adds. Rows past the end of a tile are stood in for
-by the last row with a zero coefficient (exact: the rows are finite).
+by the last row: with a zero coefficient in the product (exact: the rows are finite),
+and their sums dropped in the Gram matrix.
 """
 
 from numba import njit
