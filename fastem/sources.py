@@ -248,14 +248,27 @@ class NpySource(Source):
                 yield chunk
 
 
+def _references_in_pool(pool: list) -> int:
+    """sys.getrefcount of a pool's first array, seen from a loop over the pool."""
+    for buffer in pool:
+        return sys.getrefcount(buffer)
+    return 0
+
+
+# What the loop below sees for an array only the pool holds (on CPython 3.11: the list,
+# the loop variable, getrefcount's argument), measured rather than assumed, since newer
+# interpreters may borrow some of those references.
+_UNREFERENCED = _references_in_pool([np.empty(1)])
+
+
 def _free_buffer(pool: list, shape: tuple, dtype: np.dtype, keep: int = 6) -> np.ndarray:
     """An array of shape from pool that nothing else references any more (the consumer
-    has dropped it), else a new one, kept in pool for later. Reading each chunk into
-    fresh memory cost a page fault per 4 KiB: 3.5 s of system time per pass of a 30 GB
-    file; a chunk somebody still holds is never overwritten."""
+    has dropped the chunk and every view of it: views hold their base), else a new one,
+    kept in pool for later. Reading each chunk into fresh memory cost a page fault per
+    4 KiB: 3.5 s of system time per pass of a 30 GB file; a chunk somebody still holds
+    is never overwritten."""
     for buffer in pool:
-        # references: the pool, the loop variable, getrefcount's argument
-        if buffer.shape == shape and sys.getrefcount(buffer) == 3:
+        if buffer.shape == shape and sys.getrefcount(buffer) <= _UNREFERENCED:
             return buffer
     buffer = np.empty(shape, dtype)
     if len(pool) < keep:

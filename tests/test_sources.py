@@ -133,6 +133,8 @@ def test_npy_buffers_are_reused_only_once_released(tmp_path, data):
     kept = list(src.chunks())
     np.testing.assert_array_equal(np.concatenate(kept), data)
     assert len({id(chunk) for chunk in kept}) == len(kept)
+    views = [chunk[1:3] for chunk in src.chunks()]  # a view keeps its chunk's buffer
+    np.testing.assert_array_equal(np.concatenate(views), np.concatenate([data[i + 1 : i + 3] for i in range(0, len(data), 7)]))
 
 
 def test_npy_source_reads_with_bounded_memory(tmp_path):
