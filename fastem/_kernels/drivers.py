@@ -105,6 +105,20 @@ def _layout(X, n_components, s2_size):
     return rows, n_blocks, n_groups(n_blocks, per_group)
 
 
+@njit(**JIT)
+def _scratch(X, slots, rows, n_components):
+    """Per-slot scratch in X's precision (blocks compute in the data's precision): xT and
+    work (slots, D, rows), per-component rows (slots, K, rows), and six vectors (slots, 6,
+    rows): 0 sample weights; 1-5 log_prob_block's scratch, then 2, 3 top and total, then
+    2-5 accumulate_block's."""
+    n_features = X.shape[1]
+    xT = np.empty((slots, n_features, rows), dtype=X.dtype)
+    work = np.empty((slots, n_features, rows), dtype=X.dtype)
+    per_component = np.empty((slots, n_components, rows), dtype=X.dtype)
+    vec = np.empty((slots, 6, rows), dtype=X.dtype)
+    return xT, work, per_component, vec
+
+
 @njit(**PARALLEL_JIT)
 def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst, threads):
     """One fused E-step and M-step accumulation over a chunk. Returns sum_n w_n log p(x_n).
@@ -122,11 +136,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     g_low = np.full(groups, np.inf)
     g_low_row = np.full(groups, -1, dtype=np.int64)
     slots = n_slots(groups, threads)
-    xT = np.empty((slots, n_features, rows), dtype=X.dtype)  # blocks compute in the data's precision
-    work = np.empty((slots, n_features, rows), dtype=X.dtype)
-    logp = np.empty((slots, n_components, rows), dtype=X.dtype)
-    # rows: 0 wb; 1-5 log_prob_block's scratch, then 2, 3 top and total, then 2-5 accumulate_block's
-    vec = np.empty((slots, 6, rows), dtype=X.dtype)
+    xT, work, logp, vec = _scratch(X, slots, rows, n_components)
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
@@ -174,10 +184,7 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads)
     g_s1 = np.zeros((groups, n_components, n_features))
     g_s2 = np.zeros((groups, s2.shape[0], s2.shape[1], s2.shape[2]))
     slots = n_slots(groups, threads)
-    xT = np.empty((slots, n_features, rows), dtype=X.dtype)
-    work = np.empty((slots, n_features, rows), dtype=X.dtype)
-    r = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 5, rows), dtype=X.dtype)
+    xT, work, r, vec = _scratch(X, slots, rows, n_components)
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
@@ -190,7 +197,7 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads)
                 for k in range(n_components):
                     for b in range(nb):
                         r[s, k, b] = wb[b] * resp[r0 + b, k]
-                accumulate_block(family, xT[s], nb, shift, r[s], wb, work[s], vec[s, 1:5], g_s0[g], g_s1[g], g_s2[g])
+                accumulate_block(family, xT[s], nb, shift, r[s], wb, work[s], vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
     for g in range(groups):
         s0 += g_s0[g]
         s1 += g_s1[g]
@@ -201,15 +208,12 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads)
 def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, threads):
     """Per row: log_density (n,) = log p(x), labels (n,) = argmax_k p(k | x), and, when
     resp has n rows, resp (n, K) = p(k | x). Pass resp of shape (0, K) to skip it."""
-    n, n_features = X.shape
+    n = X.shape[0]
     n_components = loc.shape[0]
     rows, n_blocks, groups = _layout(X, n_components, 0)
     want_resp = resp.shape[0] == n
     slots = n_slots(groups, threads)
-    xT = np.empty((slots, n_features, rows), dtype=X.dtype)
-    work = np.empty((slots, n_features, rows), dtype=X.dtype)
-    logp = np.empty((slots, n_components, rows), dtype=X.dtype)
-    vec = np.empty((slots, 6, rows), dtype=X.dtype)
+    xT, work, logp, vec = _scratch(X, slots, rows, n_components)
     for s in prange(slots):
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
