@@ -16,6 +16,8 @@ but for two arrays that may overlap it adds a run-time overlap check, and the sa
 passed as both input and output fails the check into the scalar loop (4x slower).
 """
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -26,8 +28,7 @@ from ._options import JIT
 LOG2E = 1.4426950408889634
 LN2_HI_64, LN2_LO_64 = 0.6931471803691238, 1.9082149292705877e-10
 LN2_HI_32, LN2_LO_32 = 0.693145751953125, 1.428606765330187e-06  # LN2_HI_32 has 17 significant bits
-INV_FACT = tuple(1.0 / float(math_factorial) for math_factorial in
-                 (1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800, 479001600, 6227020800))
+INV_FACT = tuple(1.0 / math.factorial(i) for i in range(14))  # 1 / i!
 
 
 @intrinsic
