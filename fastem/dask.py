@@ -78,23 +78,28 @@ def _offsets(X) -> list[int]:
     return list(np.cumsum((0, *X.chunks[0][:-1])))
 
 
-class _Shared:
-    """A value every task of a pass reads: scattered once to all workers with a Client,
-    a single key of the graph otherwise (never embedded in each task)."""
+PASS_ATTEMPTS = 3
 
-    def __init__(self, value, client):
-        import dask
 
-        self.client = client
-        if client is not None:
-            self.ref = client.scatter(value, broadcast=True, hash=False)
-        else:
-            self.ref = dask.delayed(value, pure=True)
+def _compute_pass(value, client, build):
+    """Compute the graph build(ref), in which every task reads value through ref: value is
+    scattered once to all workers with a Client, a single key of the graph otherwise
+    (never embedded in each task). A scattered value has no recipe, so a worker lost at the
+    wrong moment can take it with it and Dask cancels the pass ("lost dependencies"); the
+    pass then runs again from a fresh scatter (it is deterministic: the same result)."""
+    import dask
 
-    def compute(self, graph):
-        if self.client is not None:
-            return self.client.compute(graph).result()
-        return graph.compute()
+    if client is None:
+        return build(dask.delayed(value, pure=True)).compute()
+    from distributed.client import FutureCancelledError
+
+    for attempt in range(PASS_ATTEMPTS):
+        ref = client.scatter(value, broadcast=True, hash=False)
+        try:
+            return client.compute(build(ref)).result()
+        except FutureCancelledError:
+            if attempt == PASS_ATTEMPTS - 1:
+                raise
 
 
 def _tree_sum(parts: list, add) -> object:
@@ -148,9 +153,8 @@ def dask_e_step(X, sample_weight=None):
     add = dask.delayed(_add_stats, pure=True)
 
     def e_step(params: Params) -> Stats:
-        shared = _Shared(params, client)
-        return shared.compute(_tree_sum([stats_of(b, w, o, shared.ref) for b, w, o in zip(blocks, weights, offsets)],
-                                        add))
+        return _compute_pass(params, client, lambda ref: _tree_sum(
+            [stats_of(b, w, o, ref) for b, w, o in zip(blocks, weights, offsets)], add))
 
     return e_step
 
@@ -210,9 +214,8 @@ def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, 
             step = dask.delayed(_block_lloyd, pure=True)
             add = dask.delayed(_add_pairs, pure=True)
             for _ in range(LLOYD_MAX_ITER):
-                shared = _Shared(centers, client)
-                counts, sums = shared.compute(_tree_sum([step(b, w_, shared.ref) for b, w_ in zip(blocks, weights)],
-                                                        add))
+                counts, sums = _compute_pass(centers, client, lambda ref: _tree_sum(
+                    [step(b, w_, ref) for b, w_ in zip(blocks, weights)], add))
                 moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1e-300)[:, None], 0.0)
                 centers = centers + moved
                 if np.sum(moved**2) <= tol:
@@ -222,10 +225,10 @@ def dask_initial_params(method, X, *, n_components, covariance_type, reg_covar, 
         spec = ("seeds", choose_rows(rng, n_samples, n_components))
     else:
         spec = ("random", {o: int(rng.randint(2**31 - 1)) for o in offsets})
-    shared = _Shared((spec[0], covariance_type, center, n_components, spec[1]), client)
     task = dask.delayed(_block_resp_stats, pure=True)
     add = dask.delayed(_add_stats, pure=True)
-    stats = shared.compute(_tree_sum([task(b, w_, o, shared.ref) for b, w_, o in zip(blocks, weights, offsets)], add))
+    stats = _compute_pass((spec[0], covariance_type, center, n_components, spec[1]), client, lambda ref: _tree_sum(
+        [task(b, w_, o, ref) for b, w_, o in zip(blocks, weights, offsets)], add))
     eps = 10 * np.finfo(X.dtype).eps
     return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)
 

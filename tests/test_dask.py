@@ -112,6 +112,46 @@ def make_block(i, rows=20_000):
     return CENTERS[rng.integers(4, size=rows)] + rng.standard_normal((rows, 6))
 
 
+class _LosesFirstPasses:
+    """A stand-in Client whose first passes are cancelled as when a worker dies holding
+    the only copy of the scattered parameters."""
+
+    def __init__(self, losses):
+        self.losses, self.scattered = losses, []
+
+    def scatter(self, value, **options):
+        self.scattered.append(value)
+        return value
+
+    def compute(self, graph):
+        client = self
+
+        class Pending:
+            def result(self):
+                if client.losses > 0:
+                    client.losses -= 1
+                    raise distributed.client.FutureCancelledError("_add_stats-0", reason="lost dependencies")
+                return graph.compute(scheduler="sync")
+
+        return Pending()
+
+
+def test_a_pass_that_lost_its_scattered_value_runs_again():
+    import dask
+
+    from fastem.dask import PASS_ATTEMPTS, _compute_pass
+
+    def build(ref):
+        return dask.delayed(sum)([dask.delayed(lambda v, i: v * i)(ref, i) for i in range(4)])
+
+    flaky = _LosesFirstPasses(PASS_ATTEMPTS - 1)
+    assert _compute_pass(10, flaky, build) == 60
+    assert flaky.scattered == [10] * PASS_ATTEMPTS  # scattered afresh for every attempt
+    hopeless = _LosesFirstPasses(PASS_ATTEMPTS)
+    with pytest.raises(distributed.client.FutureCancelledError):
+        _compute_pass(10, hopeless, build)
+
+
 def test_worker_killed_mid_fit_gives_the_same_model():
     import dask
 
