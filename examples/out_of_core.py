@@ -65,7 +65,7 @@ try:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     print(f"file {path.stat().st_size / 1e9:.1f} GB; this machine has {memory / 1e9:.1f} GB of memory")
     data = fastem.source(path)
-    print(f"source: {data}")
+    print(f"source: {data}, {'O_DIRECT reads' if data.direct else 'reads through the page cache'}")
     gm = fastem.GaussianMixture(K, covariance_type="diag", init_params="k-means++", max_iter=1, random_state=0,
                                 progress=True, verbose=2, verbose_interval=1)
     with warnings.catch_warnings():

@@ -14,7 +14,7 @@ next chunk is read while the kernel runs on the current one. Sources never write
 obj                                        source
 =========================================  ===============================================
 numpy array, np.memmap, array-like          ArraySource (chunks are views, no copy)
-"path.npy"                                  NpySource (plain file reads, bounded memory)
+"path.npy" (direct=...)                     NpySource (file reads, bounded memory)
 "path.h5" / "path.hdf5" (key=...)           HDF5Source (h5py; extra ``fastem[hdf5]``)
 "path.zarr", a zarr array                   ZarrSource (extra ``fastem[zarr]``)
 "path.parquet" (columns=...)                ParquetSource (pyarrow; extra ``fastem[parquet]``)
@@ -193,12 +193,13 @@ class ArraySource(Source):
 
 
 class NpySource(Source):
-    """A .npy file read chunk by chunk with plain file reads: resident memory stays at a
-    few chunks whatever the file size."""
+    """A .npy file read chunk by chunk with file reads: resident memory stays at a few
+    chunks whatever the file size. direct: read with O_DIRECT, around the page cache
+    (None: when the file is larger than half of this machine's memory)."""
 
     prefetch = True
 
-    def __init__(self, path, chunk_size: int | None = None):
+    def __init__(self, path, chunk_size: int | None = None, direct: bool | None = None):
         self.path = Path(path)
         self.name = str(path)
         try:
@@ -229,8 +230,18 @@ class NpySource(Source):
                              f"({expected:,} bytes) but the file has {actual:,} bytes")
         super().__init__(n_features, dtype, chunk_size)
         self.n_samples = shape[0]
+        if direct is None:
+            direct = 0 < _memory_bytes() // 2 < actual
+        self.direct = bool(direct)
 
     def _read(self) -> Iterator[np.ndarray]:
+        direct = _open_direct(self.path) if self.direct else None
+        if direct is not None:
+            try:
+                yield from self._read_direct(direct)
+            finally:
+                os.close(direct)
+            return
         row_bytes = self.n_features * self.file_dtype.itemsize
         pool: list[np.ndarray] = []
         with open(self.path, "rb", buffering=0) as f:
@@ -246,6 +257,54 @@ class NpySource(Source):
                         raise ValueError(f"{self.name} is truncated at row {start + got // row_bytes:,}")
                     got += n
                 yield chunk
+
+    def _read_direct(self, fd: int) -> Iterator[np.ndarray]:
+        """Chunks read with O_DIRECT: whole aligned blocks into aligned buffers, each chunk a
+        view starting where its first row lies in the first block."""
+        row_bytes = self.n_features * self.file_dtype.itemsize
+        span = -(-(self.chunk_size * row_bytes + DIRECT_ALIGN) // DIRECT_ALIGN) * DIRECT_ALIGN
+        pool: list[np.ndarray] = []
+        for start in range(0, self.n_samples, self.chunk_size):
+            rows = min(self.chunk_size, self.n_samples - start)
+            first = self.offset + start * row_bytes
+            block = first - first % DIRECT_ALIGN
+            lead = first - block
+            want = -(-(lead + rows * row_bytes) // DIRECT_ALIGN) * DIRECT_ALIGN
+            raw = _free_buffer(pool, (span + DIRECT_ALIGN,), np.dtype(np.uint8))
+            skip = -raw.ctypes.data % DIRECT_ALIGN
+            view = memoryview(raw[skip : skip + want])
+            got = 0
+            while got < lead + rows * row_bytes:
+                n = os.preadv(fd, [view[got:]], block + got)
+                if not n:
+                    raise ValueError(f"{self.name} is truncated at row {start + max(0, got - lead) // row_bytes:,}")
+                got += n
+            yield raw[skip + lead : skip + lead + rows * row_bytes].view(self.file_dtype).reshape(rows, self.n_features)
+
+
+DIRECT_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers in whole blocks of this many bytes
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory (0 where the platform cannot tell)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _open_direct(path: Path) -> int | None:
+    """A descriptor reading path with O_DIRECT (around the page cache), or None where the
+    platform or the file system (tmpfs) has no O_DIRECT: then plain reads. Worth it for a
+    file the cache cannot keep between passes, where the cache costs a copy of every byte
+    (and evicts everything else)."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag or not hasattr(os, "preadv"):
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | flag)
+    except OSError:
+        return None
 
 
 def _references_in_pool(pool: list) -> int:
@@ -493,6 +552,7 @@ def source(obj, **options) -> Source:
     """Open obj as a Source (see the module docstring for what obj may be).
 
     options go to the source's constructor: chunk_size (rows per chunk) for all;
+    direct (.npy: O_DIRECT reads, by default for files larger than half of memory);
     key (HDF5); columns (Parquet, CSV); delimiter and header (CSV)."""
     if isinstance(obj, Source):
         return obj

@@ -8,7 +8,7 @@ import pytest
 from conftest import blobs
 
 import fastem
-from fastem import GaussianMixture
+from fastem import GaussianMixture, sources
 from fastem.sources import (
     ArraySource,
     CallableSource,
@@ -135,6 +135,47 @@ def test_npy_buffers_are_reused_only_once_released(tmp_path, data):
     assert len({id(chunk) for chunk in kept}) == len(kept)
     views = [chunk[1:3] for chunk in src.chunks()]  # a view keeps its chunk's buffer
     np.testing.assert_array_equal(np.concatenate(views), np.concatenate([data[i + 1 : i + 3] for i in range(0, len(data), 7)]))
+
+
+@pytest.mark.parametrize("dtype, chunk_size", [("float64", 1), ("float64", 7), ("float32", 1000), ("int16", 300)])
+def test_npy_direct_reads_give_the_same_chunks(tmp_path, data, dtype, chunk_size):
+    """O_DIRECT reads whole aligned blocks; each chunk starts mid-block (after the header,
+    after rows that do not fill a block) and must hold exactly its rows. Where the file
+    system has no O_DIRECT (tmpfs) the source falls back to plain reads, also checked here."""
+    values = (data * 100).astype(dtype)
+    path = tmp_path / "x.npy"
+    np.save(path, values)
+    plain = [c.copy() for c in source(path, chunk_size=chunk_size, direct=False).chunks()]
+    direct = [c.copy() for c in source(path, chunk_size=chunk_size, direct=True).chunks()]
+    assert [len(c) for c in direct] == [len(c) for c in plain]
+    np.testing.assert_array_equal(np.concatenate(direct), values.astype(source(path).dtype))
+    np.testing.assert_array_equal(np.concatenate(direct), np.concatenate(plain))
+
+
+def test_npy_direct_reads_fit_the_same_model(tmp_path, data, reference):
+    np.save(tmp_path / "x.npy", data)
+    fitted = GaussianMixture(**KWARGS).fit(source(tmp_path / "x.npy", chunk_size=999, direct=True))
+    np.testing.assert_allclose(fitted.means_, reference.means_, rtol=1e-10)
+    np.testing.assert_allclose(fitted.covariances_, reference.covariances_, rtol=1e-9)
+
+
+def test_direct_reads_by_default_only_for_files_bigger_than_half_of_memory(tmp_path, data, monkeypatch):
+    np.save(tmp_path / "x.npy", data)
+    assert not source(tmp_path / "x.npy").direct  # a small file: the page cache serves it
+    size = (tmp_path / "x.npy").stat().st_size
+    monkeypatch.setattr(sources, "_memory_bytes", lambda: size)
+    assert source(tmp_path / "x.npy").direct
+    assert not source(tmp_path / "x.npy", direct=False).direct
+
+
+def test_npy_direct_reads_report_a_file_cut_after_opening(tmp_path, data):
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    src = source(path, chunk_size=1000, direct=True)
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 5000 * 8)
+    with pytest.raises(ValueError, match="truncated at row"):
+        list(src.chunks())
 
 
 def test_npy_source_reads_with_bounded_memory(tmp_path):
