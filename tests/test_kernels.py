@@ -128,6 +128,33 @@ def test_exp_shifted_matches_numpy(dtype):
     assert rel.max() < (1e-6 if dtype == np.float32 else 1e-14)
 
 
+def test_log_positive_matches_numpy(dtype):
+    """The vectorised log of the per-row tail, over log-sum-exp's totals (1 to K), the
+    mantissa's split at sqrt(2), the whole normal range, and 0 (a row no component explains)."""
+    from numba import njit
+
+    from fastem._kernels._exp import log_positive
+
+    @njit
+    def logs(v, out):
+        for i in range(v.size):
+            out[i] = log_positive(v[i])
+
+    rng = np.random.default_rng(0)
+    info = np.finfo(dtype)
+    v = np.concatenate([
+        rng.uniform(1.0, 64.0, 5000).astype(dtype),
+        np.exp(rng.uniform(np.log(info.tiny), np.log(info.max), 5000)).astype(dtype),
+        np.nextafter(dtype(np.sqrt(2.0)), np.array([0.0, 3.0], dtype)),
+        np.array([1.0, 2.0, 0.5, info.tiny, info.max, 0.0], dtype),
+    ])
+    out = np.empty(v.size)
+    logs(v, out)
+    expected = np.log(v.astype(np.float64)[:-1])
+    assert np.all(np.abs(out[:-1] - expected) <= 4e-16 * np.maximum(np.abs(expected), 1.0))
+    assert out[-1] == -np.inf
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_first_nonfinite(dtype, value):
     X = np.ones((1000, 3), dtype=dtype)

@@ -16,12 +16,10 @@ Statistics (outputs, added to): s0 (K,), s1 (K, D), s2 shaped like prec.
     threads  Numba's thread count for the call (the package's wrappers pass it)
 """
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
-from ._exp import exp_shifted
+from ._exp import exp_shifted, log_positive
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob
@@ -109,8 +107,8 @@ def _layout(X, n_components, s2_size):
 def _scratch(X, slots, rows, n_components):
     """Per-slot scratch in X's precision (blocks compute in the data's precision): xT and
     work (slots, D, rows), per-component rows (slots, K, rows), and six vectors (slots, 6,
-    rows): 0 sample weights; 1-5 log_prob_block's scratch, then 2, 3 top and total, then
-    2-5 accumulate_block's."""
+    rows): 0 sample weights; 1-5 log_prob_block's scratch, then 2, 3 top and total and 1
+    the rows' factor from exp(logp - top) to w r, then 2-5 accumulate_block's."""
     n_features = X.shape[1]
     xT = np.empty((slots, n_features, rows), dtype=X.dtype)
     work = np.empty((slots, n_features, rows), dtype=X.dtype)
@@ -142,22 +140,28 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
                 r0 = blk * rows
                 nb = min(rows, n - r0)
-                wb, top, total = vec[s, 0], vec[s, 2], vec[s, 3]
+                wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
                 load_block(X, weight, r0, nb, xT[s], wb)
                 log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total)
                 ll = 0.0
-                for b in range(nb):
-                    density = float(top[b]) + math.log(float(total[b]))
+                lowest = g_low[g]
+                below = 0  # rows of positive weight below the group's lowest log-density so far
+                for b in range(nb):  # branch-free: vectorises
+                    density = float(top[b]) + log_positive(total[b])
                     ll += wb[b] * density
-                    if density < g_low[g] and wb[b] > 0.0:
-                        g_low[g] = density
-                        g_low_row[g] = r0 + b
-                    total[b] = wb[b] / total[b]  # now the factor turning exp(logp - top) into w r
+                    below += (density < lowest) & (wb[b] > 0.0)
+                    factor[b] = wb[b] / total[b]  # turns exp(logp - top) into w r
+                if below > 0:  # which row
+                    for b in range(nb):
+                        density = float(top[b]) + log_positive(total[b])
+                        if density < g_low[g] and wb[b] > 0.0:
+                            g_low[g] = density
+                            g_low_row[g] = r0 + b
                 g_ll[g] += ll
                 for k in range(n_components):
                     for b in range(nb):
-                        logp[s, k, b] *= total[b]
+                        logp[s, k, b] *= factor[b]
                 accumulate_block(family, xT[s], nb, loc, logp[s], wb, work[s], vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
     total = 0.0
     for g in range(groups):
@@ -229,7 +233,8 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
                         if logp[s, k, b] > logp[s, best, b]:
                             best = k
                     labels[r0 + b] = best
-                    log_density[r0 + b] = float(top[b]) + math.log(float(total[b]))
+                for b in range(nb):
+                    log_density[r0 + b] = float(top[b]) + log_positive(total[b])
                 if want_resp:
                     for b in range(nb):
                         row_total = 0.0  # in float64, so that rows sum to one to float64 precision
