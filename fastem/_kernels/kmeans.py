@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._options import JIT, PARALLEL_JIT, block_rows, n_groups, n_slots
-from .drivers import load_block
+from .drivers import add_groups, load_block, zeros
 
 
 @njit(**JIT)
@@ -38,9 +38,7 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     rows = block_rows(n_features)
     n_blocks = (n + rows - 1) // rows
     groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + 1))
-    g_counts = np.zeros((groups, n_clusters))
-    g_sums = np.zeros((groups, n_clusters, n_features))
-    g_inertia = np.zeros(groups)
+    g_counts, g_sums, g_inertia = zeros((groups,) + counts.shape), zeros((groups,) + sums.shape), zeros((groups,))
     slots = n_slots(groups, threads)
     xT = np.empty((slots, n_features, rows))
     vec = np.empty((slots, 3, rows))
@@ -65,9 +63,9 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
                     if want_labels:
                         labels[r0 + b] = k
                 g_inertia[g] += inertia
+    add_groups(g_counts, counts)
+    add_groups(g_sums, sums)
     total = 0.0
     for g in range(groups):
         total += g_inertia[g]
-        counts += g_counts[g]
-        sums += g_sums[g]
     return total
