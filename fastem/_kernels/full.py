@@ -40,7 +40,8 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
         for b in range(nb):
             maha[b] = 0
         # y_j = sum_{i <= j} P[i, j] diff_i, four outputs j by four inputs i per pass
-        # (coefficients below the triangle or past the end are 0); maha += y_j^2
+        # (coefficients past the end are 0, those below the diagonal are left out:
+        # ten of sixteen products in a tile on the diagonal); maha += y_j^2
         for j in range(0, n_features, 4):
             for i in range(0, j + 4, 4):
                 c00, c01, c02, c03 = _coefficients(P, i, j, last)
@@ -48,12 +49,12 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
                 c20, c21, c22, c23 = _coefficients(P, i + 2, j, last)
                 c30, c31, c32, c33 = _coefficients(P, i + 3, j, last)
                 w0, w1, w2, w3 = work[i], work[min(i + 1, last)], work[min(i + 2, last)], work[min(i + 3, last)]
-                if i == 0 and i == j:
+                if i == 0 and i == j:  # a tile on the diagonal: its upper triangle only
                     for b in range(nb):
                         a, e, f, g = w0[b], w1[b], w2[b], w3[b]
-                        t0 = c00 * a + c10 * e + c20 * f + c30 * g
-                        t1 = c01 * a + c11 * e + c21 * f + c31 * g
-                        t2 = c02 * a + c12 * e + c22 * f + c32 * g
+                        t0 = c00 * a
+                        t1 = c01 * a + c11 * e
+                        t2 = c02 * a + c12 * e + c22 * f
                         t3 = c03 * a + c13 * e + c23 * f + c33 * g
                         maha[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
                 elif i == 0:
@@ -66,9 +67,9 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
                 elif i == j:
                     for b in range(nb):
                         a, e, f, g = w0[b], w1[b], w2[b], w3[b]
-                        t0 = y0[b] + c00 * a + c10 * e + c20 * f + c30 * g
-                        t1 = y1[b] + c01 * a + c11 * e + c21 * f + c31 * g
-                        t2 = y2[b] + c02 * a + c12 * e + c22 * f + c32 * g
+                        t0 = y0[b] + c00 * a
+                        t1 = y1[b] + c01 * a + c11 * e
+                        t2 = y2[b] + c02 * a + c12 * e + c22 * f
                         t3 = y3[b] + c03 * a + c13 * e + c23 * f + c33 * g
                         maha[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
                 else:
