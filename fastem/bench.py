@@ -61,6 +61,10 @@ def _estimator(library: str, k: int, covariance_type: str, max_iter: int, init: 
     return GaussianMixture(k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, **init)
 
 
+FASTEM_ITERATIONS = 5  # fastem times 5x as many iterations as the others: its are short, and the
+# difference of two fits' times over 3 of them moved diag's figure by a third between runs
+
+
 def seconds_per_iteration(library: str, X, k: int, covariance_type: str, init: dict, m: int,
                           repeat: int = 2, n_jobs=None) -> float:
     """(time of a fit of 1 + m iterations - time of a fit of 1 iteration) / m, each time
@@ -234,16 +238,23 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
     print(f"wrote {path}")
 
 
-def thread_scaling(n: int, d: int, k: int, covariance_type: str) -> None:
-    """Seconds per iteration with 1 thread and with all threads (n_jobs), and their ratio."""
+def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5) -> None:
+    """Seconds per iteration with 1 thread and with all threads (n_jobs), measured in
+    turn over several rounds (this machine's pace drifts within minutes), and the median
+    of the rounds' ratios with their range."""
     import numba
 
     X = make_data(n, d, k, "float64")
     init = starting_point(X, k, covariance_type)
     all_threads = numba.config.NUMBA_NUM_THREADS
-    times = {t: seconds_per_iteration("fastem", X, k, covariance_type, init, 3, n_jobs=t) for t in (1, all_threads)}
-    print(f"N={n:,} D={d} K={k} {covariance_type}: 1 thread {times[1]:.4f} s/it, {all_threads} threads "
-          f"{times[all_threads]:.4f} s/it, speed-up {times[1] / times[all_threads]:.2f}x")
+    times = {1: [], all_threads: []}
+    for _ in range(rounds):
+        for t in times:
+            times[t].append(seconds_per_iteration("fastem", X, k, covariance_type, init, 10, n_jobs=t))
+    ratios = np.array(times[1]) / np.array(times[all_threads])
+    print(f"N={n:,} D={d} K={k} {covariance_type}: 1 thread {np.median(times[1]):.4f} s/it, {all_threads} threads "
+          f"{np.median(times[all_threads]):.4f} s/it (medians of {rounds} rounds), speed-up {np.median(ratios):.2f}x "
+          f"(rounds: {ratios.min():.2f}-{ratios.max():.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=16, help="components (default 16)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--covariance", nargs="+", choices=COVARIANCE_TYPES, default=list(COVARIANCE_TYPES))
-    parser.add_argument("--iterations", type=int, default=3, help="m timed iterations (default 3)")
+    parser.add_argument("--iterations", type=int, default=3,
+                        help=f"m timed iterations of scikit-learn and peers (default 3), {FASTEM_ITERATIONS} m of fastem")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--scaling", metavar="PNG", help="time N = 1e4 .. 1e7 and plot it (first --covariance)")
     parser.add_argument("--threads", action="store_true", help="1 thread against all threads")
@@ -276,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     X = make_data(args.n, args.d, args.k, args.dtype)
     rates = machine_rates(args.dtype)
     print(f"N={args.n:,} D={args.d} K={args.k} {args.dtype}, {numba.get_num_threads()} threads, "
-          f"{args.iterations} timed iterations; extra peak memory beyond the data ({X.nbytes / 2**20:.0f} MB)")
+          f"{FASTEM_ITERATIONS * args.iterations} timed iterations of fastem, {args.iterations} of the others; "
+          f"extra peak memory beyond the data ({X.nbytes / 2**20:.0f} MB)")
     print(f"this machine now: read {rates['bandwidth'] / 1e9:.1f} GB/s, square matrix product "
           f"{rates['multiply_adds'] / 1e9:.1f} G multiply-adds/s (tall-skinny "
           f"{rates['skinny_multiply_adds'] / 1e9:.1f}), vectorised exp {rates['exps'] / 1e9:.2f} G/s")
@@ -288,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for cov in args.covariance:
         init = starting_point(X, args.k, cov)
-        fe = seconds_per_iteration("fastem", X, args.k, cov, init, args.iterations)
+        fe = seconds_per_iteration("fastem", X, args.k, cov, init, FASTEM_ITERATIONS * args.iterations)
         floor = floor_seconds(rates, args.n, args.d, args.k, cov, X.dtype.itemsize)
         sk = seconds_per_iteration("sklearn", X, args.k, cov, init, args.iterations)
         line = f"{cov:<10} {fe:>12.4f} {floor:>11.4f} {fe / floor:>7.2f}x {sk:>13.4f} {sk / fe:>8.1f}x"

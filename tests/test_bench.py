@@ -1,0 +1,34 @@
+"""The comparison script runs and prints what it says; its floor follows the performance
+model. (No timing is asserted: speed is measured by the script and asv, not by tests.)"""
+
+import re
+
+import pytest
+
+from fastem import bench
+
+
+def test_floor_is_the_largest_of_the_three_bounds():
+    rates = {"bandwidth": 1e10, "multiply_adds": 1e11, "exps": 1e9}
+    n, d, k = 1_000_000, 16, 16
+    assert bench.floor_seconds(rates, n, d, k, "full", 8) == pytest.approx(n * k * d * (d + 3) / 1e11)
+    assert bench.floor_seconds(rates, n, d, k, "diag", 8) == pytest.approx(n * k / 1e9)  # the exps
+    assert bench.floor_seconds(rates, n, 2, 1, "diag", 8) == pytest.approx(n * 2 * 8 / 1e10)  # the read
+
+
+def test_table_has_a_row_per_covariance_type(capsys):
+    """A smoke test of the script end to end (the floor itself is tested above)."""
+    assert bench.main(["-n", "3000", "-d", "3", "-k", "2", "--covariance", "diag", "full", "--no-memory",
+                       "--iterations", "1"]) == 0
+    out = capsys.readouterr().out
+    for cov in ("diag", "full"):
+        row = re.search(rf"^{cov}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x", out, re.M)
+        assert row, out
+        assert all(float(v) >= 0 for v in row.groups())  # times of 3,000 rows print as 0.0000
+
+
+def test_thread_scaling_prints_both_counts_and_the_ratio(capsys):
+    bench.thread_scaling(2000, 3, 2, "diag", rounds=2)
+    out = capsys.readouterr().out
+    pattern = r"1 thread [\d.]+ s/it, \d+ threads [\d.]+ s/it .* speed-up [\d.]+x \(rounds: [\d.]+-[\d.]+x\)"
+    assert re.search(pattern, out), out
