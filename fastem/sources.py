@@ -26,6 +26,7 @@ an iterator or generator of arrays          IteratorSource (one pass only: parti
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import queue
@@ -239,9 +240,11 @@ class NpySource(Source):
         if direct is not None:
             try:
                 yield from self._read_direct(direct)
+                return
+            except _DirectRefused:
+                pass  # the file system opens with O_DIRECT but refuses the reads: plain reads
             finally:
                 os.close(direct)
-            return
         row_bytes = self.n_features * self.file_dtype.itemsize
         pool: list[np.ndarray] = []
         with open(self.path, "rb", buffering=0) as f:
@@ -275,7 +278,12 @@ class NpySource(Source):
             view = memoryview(raw[skip : skip + want])
             got = 0
             while got < lead + rows * row_bytes:
-                n = os.preadv(fd, [view[got:]], block + got)
+                try:
+                    n = os.preadv(fd, [view[got:]], block + got)
+                except OSError as exc:
+                    if start == 0 and got == 0 and exc.errno == errno.EINVAL:
+                        raise _DirectRefused from exc
+                    raise
                 if not n:
                     raise ValueError(f"{self.name} is truncated at row {start + max(0, got - lead) // row_bytes:,}")
                 got += n
@@ -283,6 +291,10 @@ class NpySource(Source):
 
 
 DIRECT_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers in whole blocks of this many bytes
+
+
+class _DirectRefused(Exception):
+    """The first O_DIRECT read failed with EINVAL (alignment the file system does not take)."""
 
 
 def _memory_bytes() -> int:

@@ -1,5 +1,6 @@
 """Every source gives the model the in-memory array gives; bad sources give clear errors."""
 
+import errno
 import os
 import warnings
 
@@ -166,6 +167,18 @@ def test_direct_reads_by_default_only_for_files_bigger_than_half_of_memory(tmp_p
     monkeypatch.setattr(sources, "_memory_bytes", lambda: size)
     assert source(tmp_path / "x.npy").direct
     assert not source(tmp_path / "x.npy", direct=False).direct
+
+
+def test_npy_direct_reads_fall_back_when_the_file_system_refuses_them(tmp_path, data, monkeypatch):
+    np.save(tmp_path / "x.npy", data)
+    src = source(tmp_path / "x.npy", chunk_size=1000, direct=True)
+
+    def refuse(*args):
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(sources, "_open_direct", lambda path: os.open(path, os.O_RDONLY))
+    monkeypatch.setattr(sources.os, "preadv", refuse)
+    np.testing.assert_array_equal(np.concatenate([c.copy() for c in src.chunks()]), data)
 
 
 def test_npy_direct_reads_report_a_file_cut_after_opening(tmp_path, data):
