@@ -1,7 +1,9 @@
 """Every kernel against the slow references in naive.py."""
 
 import inspect
+import re
 
+import llvmlite.binding
 import numba
 import numpy as np
 import pytest
@@ -225,3 +227,31 @@ def test_every_kernel_uses_the_shared_options():
         "fastem._kernels.drivers.score",
         "fastem._kernels.kmeans.lloyd_accumulate",
     }
+
+
+def test_kernels_ask_for_wide_vectors(rng):
+    """wide_vectors() puts LLVM's 512-bit preference on the block functions and on a driver's
+    parallel body (a function of its own); without it Intel's AVX-512 cores get 256-bit
+    loops. Compiled afresh: Numba cannot show the code of a kernel loaded from its cache."""
+    def fresh(dispatcher):
+        options = {key: value for key, value in dispatcher.targetoptions.items() if key != "nopython"}
+        return numba.njit(**{**options, "cache": False})(dispatcher.py_func)
+
+    n_features, n_components, rows = 5, 3, 32
+    xT = rng.normal(size=(n_features, rows))
+    loc = rng.normal(size=(n_components, n_features))
+    log_prob = fresh(_kernels.full.full_log_prob)
+    prec = np.tile(np.eye(n_features), (n_components, 1, 1))
+    log_prob(xT, rows, loc, prec, np.zeros(n_components), np.empty((5, rows)), np.empty((n_components, rows)))
+    lloyd = fresh(_kernels.kmeans.lloyd_accumulate)
+    X = rng.normal(size=(100, n_features))
+    lloyd(X, np.zeros(0), loc, np.zeros(n_components), np.zeros(loc.shape), np.zeros(0, dtype=np.int64), 2)
+    has_avx512 = "+avx512f" in llvmlite.binding.get_host_cpu_features().flatten()
+    for kernel, name in ((log_prob, "full_log_prob"), (lloyd, "parfor_gufunc")):
+        ir = "".join(kernel.inspect_llvm().values())
+        groups = dict(re.findall(r"attributes (#\d+) = \{([^}]*)\}", ir))
+        wide = {group for group, attributes in groups.items() if '"prefer-vector-width"="512"' in attributes}
+        defined = re.findall(r"define [^@]*@\"?([^\"(]+)\"?\([^)]*\)[^{]*?(#\d+)", ir)
+        assert any(name in function and group in wide for function, group in defined), name
+        if has_avx512:
+            assert "zmm" in "".join(kernel.inspect_asm().values())

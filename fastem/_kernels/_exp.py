@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ._options import JIT
+from ._options import JIT, wide_vectors
 
 LOG2E = 1.4426950408889634
 LN2_HI_64, LN2_LO_64 = 0.6931471803691238, 1.9082149292705877e-10
@@ -118,6 +118,7 @@ def log_positive(v):
 def exp_shifted(x, nb, shift):
     """x[:nb] <- exp(x[:nb] - shift[:nb]) in place, in x's precision, for x <= shift
     (not NaN); results below the module's cut-off are flushed to 0.0."""
+    wide_vectors()
     ty = x.dtype.type
     single = ty(16777217.0) == ty(16777216.0)  # 2^24 + 1 rounds to 2^24: float32
     low = ty(-60.0) if single else ty(-200.0)

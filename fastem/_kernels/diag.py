@@ -3,7 +3,7 @@ per component is repeated over the features by the caller)."""
 
 from numba import njit
 
-from ._options import JIT
+from ._options import JIT, wide_vectors
 
 
 @njit(**JIT)
@@ -12,6 +12,7 @@ def diag_log_prob(xT, nb, loc, prec, log_norm, maha, logp):
 
     Four features per pass over the block, so that each load and store of maha feeds four
     squares; past the last feature the first of the four stands in with precision 0."""
+    wide_vectors()
     n_features = xT.shape[0]
     half = xT.dtype.type(0.5)
     zero = xT.dtype.type(0)
@@ -41,6 +42,7 @@ def diag_log_prob(xT, nb, loc, prec, log_norm, maha, logp):
 @njit(**JIT)
 def diag_accumulate(xT, nb, loc, resp, s0, s1, s2):
     """s0[k] += sum r, s1[k, d] += sum r (x_d - loc_kd), s2[k, 0, d] += sum r (x_d - loc_kd)^2."""
+    wide_vectors()
     n_features = xT.shape[0]
     zero = xT.dtype.type(0)
     for k in range(loc.shape[0]):

@@ -17,26 +17,25 @@ and their sums dropped in the Gram matrix.
 
 from numba import njit
 
-from ._options import JIT
+from ._options import JIT, wide_vectors
 
 
 @njit(**JIT)
-def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
+def full_log_prob(xT, nb, loc, prec, log_norm, scratch, logp):
     """logp[k, b] = log_norm[k] - ||P_k^T (x_b - loc_k)||^2 / 2.
 
     prec: (K, D, D) upper-triangular Cholesky factors of the precisions (P P^T = Lambda).
-    work: (D, B) scratch, scratch: (5, B) scratch, logp: (K, B) output.
+    scratch: (5, B) scratch, logp: (K, B) output. The differences x - loc_k are formed
+    as the tiles read the rows, never stored: a (D, B) array of them per component
+    outgrew the L1 cache, and its stores took a quarter of the time.
     """
+    wide_vectors()
     n_features = xT.shape[0]
     half = xT.dtype.type(0.5)
     last = n_features - 1
     maha, y0, y1, y2, y3 = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
     for k in range(loc.shape[0]):
         P = prec[k]
-        for d in range(n_features):
-            m = loc[k, d]
-            for b in range(nb):
-                work[d, b] = xT[d, b] - m
         for b in range(nb):
             maha[b] = 0
         # y_j = sum_{i <= j} P[i, j] diff_i, four outputs j by four inputs i per pass
@@ -48,10 +47,12 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
                 c10, c11, c12, c13 = _coefficients(P, i + 1, j, last)
                 c20, c21, c22, c23 = _coefficients(P, i + 2, j, last)
                 c30, c31, c32, c33 = _coefficients(P, i + 3, j, last)
-                w0, w1, w2, w3 = work[i], work[min(i + 1, last)], work[min(i + 2, last)], work[min(i + 3, last)]
+                i1, i2, i3 = min(i + 1, last), min(i + 2, last), min(i + 3, last)
+                w0, w1, w2, w3 = xT[i], xT[i1], xT[i2], xT[i3]
+                m0, m1, m2, m3 = loc[k, i], loc[k, i1], loc[k, i2], loc[k, i3]
                 if i == 0 and i == j:  # a tile on the diagonal: its upper triangle only
                     for b in range(nb):
-                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        a, e, f, g = w0[b] - m0, w1[b] - m1, w2[b] - m2, w3[b] - m3
                         t0 = c00 * a
                         t1 = c01 * a + c11 * e
                         t2 = c02 * a + c12 * e + c22 * f
@@ -59,14 +60,14 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
                         maha[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
                 elif i == 0:
                     for b in range(nb):
-                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        a, e, f, g = w0[b] - m0, w1[b] - m1, w2[b] - m2, w3[b] - m3
                         y0[b] = c00 * a + c10 * e + c20 * f + c30 * g
                         y1[b] = c01 * a + c11 * e + c21 * f + c31 * g
                         y2[b] = c02 * a + c12 * e + c22 * f + c32 * g
                         y3[b] = c03 * a + c13 * e + c23 * f + c33 * g
                 elif i == j:
                     for b in range(nb):
-                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        a, e, f, g = w0[b] - m0, w1[b] - m1, w2[b] - m2, w3[b] - m3
                         t0 = y0[b] + c00 * a
                         t1 = y1[b] + c01 * a + c11 * e
                         t2 = y2[b] + c02 * a + c12 * e + c22 * f
@@ -74,7 +75,7 @@ def full_log_prob(xT, nb, loc, prec, log_norm, work, scratch, logp):
                         maha[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
                 else:
                     for b in range(nb):
-                        a, e, f, g = w0[b], w1[b], w2[b], w3[b]
+                        a, e, f, g = w0[b] - m0, w1[b] - m1, w2[b] - m2, w3[b] - m3
                         y0[b] += c00 * a + c10 * e + c20 * f + c30 * g
                         y1[b] += c01 * a + c11 * e + c21 * f + c31 * g
                         y2[b] += c02 * a + c12 * e + c22 * f + c32 * g
@@ -94,26 +95,36 @@ def _coefficients(P, i, j, last):
 
 
 @njit(**JIT)
-def gram_upper(z, nb, r, scratch, s2):
-    """s2[i, j] += sum_b r_b z_ib z_jb for i <= j (the upper triangle), in tiles of four
-    rows i by four columns j (sixteen accumulators: eight loads feed sixteen multiply-adds).
-    z: (D, B), r: (B,), scratch: (4, B), s2: (D, D) float64."""
+def gram_upper(z, nb, r, shift, scratch, s1, s2):
+    """With t_b = z_b - shift: s1[i] += sum_b r_b t_ib and s2[i, j] += sum_b r_b t_ib t_jb
+    for i <= j (the upper triangle), in tiles of four rows i by four columns j (sixteen
+    accumulators: eight loads feed sixteen multiply-adds). The differences are formed as
+    the rows are read, never stored (see full_log_prob).
+    z: (D, B), r: (B,), shift: (D,), scratch: (4, B), s1: (D,), s2: (D, D) float64."""
+    wide_vectors()
     n_features = z.shape[0]
     zero = z.dtype.type(0)
     last = n_features - 1
     u0, u1, u2, u3 = scratch[0], scratch[1], scratch[2], scratch[3]
     for i in range(0, n_features, 4):
-        z0, z1, z2, z3 = z[i], z[min(i + 1, last)], z[min(i + 2, last)], z[min(i + 3, last)]
-        for b in range(nb):
-            u0[b] = r[b] * z0[b]
-            u1[b] = r[b] * z1[b]
-            u2[b] = r[b] * z2[b]
-            u3[b] = r[b] * z3[b]
-        # the tile on the diagonal: its upper triangle only (ten of sixteen products)
+        i1, i2, i3 = min(i + 1, last), min(i + 2, last), min(i + 3, last)
+        z0, z1, z2, z3 = z[i], z[i1], z[i2], z[i3]
+        m0, m1, m2, m3 = shift[i], shift[i1], shift[i2], shift[i3]
+        # u = r t for the four rows i, their sums, and the tile on the diagonal: its
+        # upper triangle only (ten of sixteen products)
         a00 = a01 = a02 = a03 = a11 = a12 = a13 = a22 = a23 = a33 = zero
+        f0 = f1 = f2 = f3 = zero
         for b in range(nb):
-            v0, v1, v2, v3 = u0[b], u1[b], u2[b], u3[b]
-            x0, x1, x2, x3 = z0[b], z1[b], z2[b], z3[b]
+            x0, x1, x2, x3 = z0[b] - m0, z1[b] - m1, z2[b] - m2, z3[b] - m3
+            v0, v1, v2, v3 = r[b] * x0, r[b] * x1, r[b] * x2, r[b] * x3
+            u0[b] = v0
+            u1[b] = v1
+            u2[b] = v2
+            u3[b] = v3
+            f0 += v0
+            f1 += v1
+            f2 += v2
+            f3 += v3
             a00 += v0 * x0
             a01 += v0 * x1
             a02 += v0 * x2
@@ -124,20 +135,25 @@ def gram_upper(z, nb, r, scratch, s2):
             a22 += v2 * x2
             a23 += v2 * x3
             a33 += v3 * x3
+        first = (f0, f1, f2, f3)
         tile = ((a00, a01, a02, a03), (zero, a11, a12, a13), (zero, zero, a22, a23), (zero, zero, zero, a33))
-        for t in range(4):
-            for q in range(t, 4):
-                if i + q <= last:
-                    s2[i + t, i + q] += tile[t][q]
+        for t in range(4):  # rows past the end stood in for row `last`: dropped
+            if i + t <= last:
+                s1[i + t] += first[t]
+                for q in range(t, 4):
+                    if i + q <= last:
+                        s2[i + t, i + q] += tile[t][q]
         for j in range(i + 4, n_features, 4):
-            w0, w1, w2, w3 = z[j], z[min(j + 1, last)], z[min(j + 2, last)], z[min(j + 3, last)]
+            j1, j2, j3 = min(j + 1, last), min(j + 2, last), min(j + 3, last)
+            w0, w1, w2, w3 = z[j], z[j1], z[j2], z[j3]
+            n0, n1, n2, n3 = shift[j], shift[j1], shift[j2], shift[j3]
             a00 = a01 = a02 = a03 = zero
             a10 = a11 = a12 = a13 = zero
             a20 = a21 = a22 = a23 = zero
             a30 = a31 = a32 = a33 = zero
             for b in range(nb):
                 v0, v1, v2, v3 = u0[b], u1[b], u2[b], u3[b]
-                x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
+                x0, x1, x2, x3 = w0[b] - n0, w1[b] - n1, w2[b] - n2, w3[b] - n3
                 a00 += v0 * x0
                 a01 += v0 * x1
                 a02 += v0 * x2
@@ -155,18 +171,18 @@ def gram_upper(z, nb, r, scratch, s2):
                 a32 += v3 * x2
                 a33 += v3 * x3
             tile = ((a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33))
-            for t in range(4):  # columns past the end stood in for row `last`: dropped
+            for t in range(4):  # rows and columns past the end stood in for row `last`: dropped
                 for q in range(4):
-                    if j + q <= last:
+                    if i + t <= last and j + q <= last:
                         s2[i + t, j + q] += tile[t][q]
 
 
 @njit(**JIT)
-def full_accumulate(xT, nb, loc, resp, work, scratch, s0, s1, s2):
+def full_accumulate(xT, nb, loc, resp, scratch, s0, s1, s2):
     """Adds the moments of nb rows around loc: s0[k] += sum r, s1[k] += sum r (x - loc_k),
     s2[k] (upper triangle) += sum r (x - loc_k)(x - loc_k)^T, with resp (K, B) final
-    weights; work (D, B) and scratch (4, B) are scratch."""
-    n_features = xT.shape[0]
+    weights; scratch (4, B) is scratch."""
+    wide_vectors()
     zero = xT.dtype.type(0)
     for k in range(loc.shape[0]):
         r = resp[k]
@@ -174,12 +190,4 @@ def full_accumulate(xT, nb, loc, resp, work, scratch, s0, s1, s2):
         for b in range(nb):
             total += r[b]
         s0[k] += total
-        for d in range(n_features):
-            m = loc[k, d]
-            acc = zero
-            for b in range(nb):
-                t = xT[d, b] - m
-                work[d, b] = t
-                acc += r[b] * t
-            s1[k, d] += acc
-        gram_upper(work, nb, r, scratch, s2[k])
+        gram_upper(xT, nb, r, loc[k], scratch, s1[k], s2[k])

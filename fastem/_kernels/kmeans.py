@@ -4,13 +4,14 @@ assigns each row to its nearest centre and adds the shifted sums of each cluster
 import numpy as np
 from numba import njit, prange
 
-from ._options import JIT, PARALLEL_JIT, block_rows, n_groups, n_slots
-from .drivers import add_groups, load_block, zeros
+from ._options import JIT, PARALLEL_JIT, block_rows, n_groups, n_slots, wide_vectors
+from .drivers import add_groups, aligned_empty, load_block, zeros
 
 
 @njit(**JIT)
 def nearest_block(xT, nb, centers, dist, best, best_dist):
     """best[b] = argmin_k ||x_b - c_k||^2 and best_dist[b] its value; dist (B,) scratch."""
+    wide_vectors()
     n_features = xT.shape[0]
     for b in range(nb):
         best[b] = 0
@@ -40,11 +41,12 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + 1))
     g_counts, g_sums, g_inertia = zeros((groups,) + counts.shape), zeros((groups,) + sums.shape), zeros((groups,))
     slots = n_slots(groups, threads)
-    xT = np.empty((slots, n_features, rows))
-    vec = np.empty((slots, 3, rows))
+    xT = aligned_empty(slots, n_features, rows, np.float64)
+    vec = aligned_empty(slots, 3, rows, np.float64)
     best = np.empty((slots, rows), dtype=np.int64)
     want_labels = labels.shape[0] == n
     for s in prange(slots):
+        wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
                 r0 = blk * rows

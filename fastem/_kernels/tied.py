@@ -4,15 +4,17 @@ data far from the origin keeps its precision; the kernels then work in whitened
 coordinates z = P^T (x - c), where component k sits at loc_k = P^T (mu_k - c).
 """
 
+import numpy as np
 from numba import njit
 
-from ._options import JIT
+from ._options import JIT, wide_vectors
 from .full import gram_upper
 
 
 @njit(**JIT)
 def center_block(xT, nb, center):
     """xT[:, :nb] -= center[:, None] in place."""
+    wide_vectors()
     for d in range(xT.shape[0]):
         c = center[d]
         for b in range(nb):
@@ -25,6 +27,7 @@ def tied_log_prob(xT, nb, loc, prec, log_norm, work, maha, logp):
 
     prec: (1, D, D) upper-triangular Cholesky factor; work: (D, B) receives z.
     """
+    wide_vectors()
     n_features = xT.shape[0]
     half = xT.dtype.type(0.5)
     for j in range(n_features):
@@ -55,6 +58,7 @@ def tied_accumulate(xT, nb, resp, rsum, scratch, s0, s1, s2):
     total responsibility (its sample weight when responsibilities sum to one) keeps
     the tied estimate sum_k sum_b r_kb (x_b - mu_k)(x_b - mu_k)^T translation invariant.
     rsum: (B,) scratch, overwritten with sum_k r_kb; scratch: (4, B)."""
+    wide_vectors()
     n_features = xT.shape[0]
     zero = xT.dtype.type(0)
     for b in range(nb):
@@ -70,4 +74,5 @@ def tied_accumulate(xT, nb, resp, rsum, scratch, s0, s1, s2):
             for b in range(nb):
                 acc += resp[k, b] * xT[d, b]
             s1[k, d] += acc
-    gram_upper(xT, nb, rsum, scratch, s2[0])
+    first = np.zeros(n_features)  # gram_upper's first moments: sum_k s1[k] already, not needed
+    gram_upper(xT, nb, rsum, np.zeros(n_features, dtype=xT.dtype), scratch, first, s2[0])
