@@ -171,9 +171,9 @@ def gram_upper(z, nb, r, shift, scratch, s1, s2):
                 a32 += v3 * x2
                 a33 += v3 * x3
             tile = ((a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33))
-            for t in range(4):  # rows and columns past the end stood in for row `last`: dropped
+            for t in range(4):  # columns past the end stood in for row `last`: dropped
                 for q in range(4):
-                    if i + t <= last and j + q <= last:
+                    if j + q <= last:
                         s2[i + t, j + q] += tile[t][q]
 
 
