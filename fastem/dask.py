@@ -83,10 +83,13 @@ PASS_ATTEMPTS = 3
 
 def _compute_pass(value, client, build):
     """Compute the graph build(ref), in which every task reads value through ref: value is
-    scattered once to all workers with a Client, a single key of the graph otherwise
-    (never embedded in each task). A scattered value has no recipe, so a worker lost at the
-    wrong moment can take it with it and Dask cancels the pass ("lost dependencies"); the
-    pass then runs again from a fresh scatter (it is deterministic: the same result)."""
+    scattered once with a Client, a single key of the graph otherwise (never embedded in
+    each task). It is scattered to one worker, from which the others fetch it as their
+    tasks need it: a broadcast to all workers can wait forever when a worker dies during
+    it (the scheduler retries the dead one: dask/distributed#5704; a CI run hung there).
+    A scattered value has no recipe, so a worker lost at the wrong moment can take it
+    with it and Dask cancels the pass ("lost dependencies"); the pass then runs again
+    from a fresh scatter (it is deterministic: the same result)."""
     import dask
 
     if client is None:
@@ -94,7 +97,7 @@ def _compute_pass(value, client, build):
     from distributed.client import FutureCancelledError
 
     for attempt in range(PASS_ATTEMPTS):
-        ref = client.scatter(value, broadcast=True, hash=False)
+        ref = client.scatter(value, hash=False)
         try:
             return client.compute(build(ref)).result()
         except FutureCancelledError:
