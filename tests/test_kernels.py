@@ -113,6 +113,28 @@ def test_lloyd_matches_reference(dtype, rng):
     np.testing.assert_allclose(centers + moved, ref_new, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("src, dst", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
+@pytest.mark.parametrize("n_features", [1, 7, 8, 16, 19])
+@pytest.mark.parametrize("nb", [1, 7, 8, 13, 512])
+def test_load_block_transposes_rows(src, dst, n_features, nb, rng):
+    """The transposing load (8x8 tiles in registers, scalar edges) against NumPy's
+    transpose, from a row that is not the first, converting float32 data to float64 scratch
+    (k-means does); scratch past the block's rows is left alone."""
+    from fastem._kernels.drivers import aligned_empty, load_block
+
+    X = rng.normal(size=(nb + 11, n_features)).astype(src)
+    weight = rng.uniform(size=nb + 11)
+    xT = aligned_empty(1, n_features, 512, dst)[0]
+    xT[:] = np.nan
+    wb = np.zeros(512)
+    load_block(X, weight, 5, nb, xT, wb)
+    np.testing.assert_array_equal(xT[:, :nb], X[5:5 + nb].T.astype(dst))
+    assert np.isnan(xT[:, nb:]).all()
+    np.testing.assert_array_equal(wb[:nb], weight[5:5 + nb])
+    load_block(X, weight[:0], 5, nb, xT, wb)  # no sample weights: ones
+    np.testing.assert_array_equal(wb[:nb], 1.0)
+
+
 def test_exp_shifted_matches_numpy(dtype):
     from fastem._kernels._exp import exp_shifted
 

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._exp import exp_shifted, log_positive
+from ._tile import transpose8
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob
@@ -28,17 +29,19 @@ from .tied import center_block, tied_accumulate, tied_log_prob
 
 @njit(**JIT)
 def load_block(X, weight, r0, nb, xT, wb):
-    """xT[:, :nb] = X[r0:r0+nb].T (in X's precision); wb[:nb] = the rows' sample weights."""
+    """xT[:, :nb] = X[r0:r0+nb].T (in xT's precision); wb[:nb] = the rows' sample weights."""
     wide_vectors()
     n_features = X.shape[1]
-    whole = n_features - n_features % 8
-    for d in range(0, whole, 8):  # eight features of a row (a cache line) into eight rows of xT
-        for b in range(nb):
-            row = X[r0 + b]
-            xT[d, b], xT[d + 1, b], xT[d + 2, b], xT[d + 3, b] = row[d], row[d + 1], row[d + 2], row[d + 3]
-            xT[d + 4, b], xT[d + 5, b], xT[d + 6, b], xT[d + 7, b] = row[d + 4], row[d + 5], row[d + 6], row[d + 7]
-    for d in range(whole, n_features):
-        for b in range(nb):
+    whole_d = n_features - n_features % 8
+    whole_b = nb - nb % 8
+    for b in range(0, whole_b, 8):  # 8x8 tiles, transposed in registers
+        for d in range(0, whole_d, 8):
+            transpose8(X, r0 + b, d, xT, b)
+    for d in range(whole_d, n_features):  # the features past the tiles
+        for b in range(whole_b):
+            xT[d, b] = X[r0 + b, d]
+    for b in range(whole_b, nb):  # the rows past the tiles
+        for d in range(n_features):
             xT[d, b] = X[r0 + b, d]
     if weight.shape[0] == 0:
         for b in range(nb):
