@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._exp import exp_shifted, log_positive
-from ._tile import transpose8
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
+from ._tile import transpose8
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob
 from .tied import center_block, tied_accumulate, tied_log_prob
