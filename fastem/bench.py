@@ -9,7 +9,11 @@ Next to each fastem time it prints this machine's floor for the iteration, measu
 the same run (DESIGN.md's performance model): the largest of the data's bytes over the
 memory read bandwidth, the multiply-adds over the peak rate of a square matrix product
 (BLAS), and the N x K exponentials over the rate of fastem's vectorised exp; and
-fastem's time as a multiple of that floor. pomegranate and torchgmm join the table when installed.
+fastem's time as a multiple of that floor. The rates are measured just before and just
+after each row's fastem timing and the faster of each pair sets that row's floor (the
+lowest floor: a machine whose pace changes mid-run is never credited to fastem); the
+row's square-product rate is printed beside it. pomegranate and torchgmm join the table
+when installed.
 
 Both libraries start from the same parameters (weights_init, means_init,
 precisions_init) and run a fixed number of iterations (tol=0); the time of one
@@ -297,17 +301,22 @@ def main(argv: list[str] | None = None) -> int:
           f"{rates['multiply_adds'] / 1e9:.1f} G multiply-adds/s (tall-skinny "
           f"{rates['skinny_multiply_adds'] / 1e9:.1f}), vectorised exp {rates['exps'] / 1e9:.2f} G/s")
     peers = [p for p in ("pomegranate", "torchgmm") if _importable(p)]
-    header = f"{'covariance':<10} {'fastem s/it':>12} {'floor s/it':>11} {'x floor':>8} {'sklearn s/it':>13} {'speed-up':>9}"
+    header = (f"{'covariance':<10} {'fastem s/it':>12} {'floor s/it':>11} {'x floor':>8} {'product G':>9}"
+              f" {'sklearn s/it':>13} {'speed-up':>9}")
     header += "".join(f" {p + ' s/it':>16}" for p in peers)
     if not args.no_memory:
         header += f" {'fastem MB':>10} {'sklearn MB':>11}"
     print(header)
     for cov in args.covariance:
         init = starting_point(X, args.k, cov)
+        before = rates if cov == args.covariance[0] else machine_rates(args.dtype)
         fe = seconds_per_iteration("fastem", X, args.k, cov, init, FASTEM_ITERATIONS * args.iterations)
-        floor = floor_seconds(rates, args.n, args.d, args.k, cov, X.dtype.itemsize)
+        after = machine_rates(args.dtype)
+        row_rates = {key: max(before[key], after[key]) for key in before}
+        floor = floor_seconds(row_rates, args.n, args.d, args.k, cov, X.dtype.itemsize)
         sk = seconds_per_iteration("sklearn", X, args.k, cov, init, args.iterations)
-        line = f"{cov:<10} {fe:>12.4f} {floor:>11.4f} {fe / floor:>7.2f}x {sk:>13.4f} {sk / fe:>8.1f}x"
+        line = (f"{cov:<10} {fe:>12.4f} {floor:>11.4f} {fe / floor:>7.2f}x {row_rates['multiply_adds'] / 1e9:>9.1f}"
+                f" {sk:>13.4f} {sk / fe:>8.1f}x")
         for peer in peers:
             seconds = peer_seconds_per_iteration(peer, X, args.k, cov, args.iterations)
             line += f" {'n/a' if seconds is None else f'{seconds:.4f}':>16}"

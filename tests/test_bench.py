@@ -22,9 +22,28 @@ def test_table_has_a_row_per_covariance_type(capsys):
                        "--iterations", "1"]) == 0
     out = capsys.readouterr().out
     for cov in ("diag", "full"):
-        row = re.search(rf"^{cov}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x", out, re.M)
+        row = re.search(rf"^{cov}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x", out, re.M)
         assert row, out
         assert all(float(v) >= 0 for v in row.groups())  # times of 3,000 rows print as 0.0000
+        assert float(row.group(4)) > 0  # the square product's rate, G multiply-adds/s
+
+
+def test_each_row_floor_takes_the_faster_rates_around_its_timing(monkeypatch, capsys):
+    """Rates are measured before and after each row's fastem timing; the faster of each
+    pair (the lower floor) sets the row's floor, whichever side it was measured on."""
+    product = iter([1e9, 2e9, 4e9, 3e9])  # header (= first row's before), after; before, after
+    monkeypatch.setattr(bench, "machine_rates", lambda dtype: {
+        "bandwidth": 1e15, "multiply_adds": next(product), "skinny_multiply_adds": 1e9, "exps": 1e15})
+    monkeypatch.setattr(bench, "seconds_per_iteration", lambda *args, **kwargs: 1.0)
+    n, d, k = 1_000_000, 4, 2
+    assert bench.main(["-n", str(n), "-d", str(d), "-k", str(k), "--covariance", "full", "diag",
+                       "--no-memory"]) == 0
+    out = capsys.readouterr().out
+    for cov, madds, rate in (("full", n * k * d * (d + 3), 2e9), ("diag", 3 * n * k * d, 4e9)):
+        row = re.search(rf"^{cov}\s+([\d.]+)\s+([\d.e-]+)\s+([\d.]+)x\s+([\d.]+)", out, re.M)
+        assert row, out
+        assert float(row.group(2)) == pytest.approx(madds / rate, abs=1e-4)  # 0.0280, 0.0060
+        assert float(row.group(4)) == pytest.approx(rate / 1e9)
 
 
 def test_thread_scaling_prints_both_counts_and_the_ratio(capsys):
