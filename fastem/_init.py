@@ -123,16 +123,26 @@ def lloyd(
 def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray:
     """The centres of the lowest-inertia k-means run on the in-memory sample rows, over
     SAMPLE_RESTARTS runs (the first from seeds, the others from new k-means++ seeds):
-    one unlucky seeding no longer decides the local optimum the full passes refine."""
-    best, best_inertia = None, np.inf
+    one unlucky seeding no longer decides the local optimum the full passes refine. A
+    later run that finds the same clusters under other names does not replace an earlier
+    one, whatever the last bits of its inertia (scikit-learn's KMeans does the same): the
+    order of the components would otherwise hang on rounding, and data scaled by 1e150
+    came out with its two components swapped."""
+    best, best_inertia, best_labels = None, np.inf, None
     for run in range(SAMPLE_RESTARTS):
         start = rows[seeds if run == 0 else kmeans_plusplus(rows, n_clusters, rng, weight)]
         centers = lloyd(lambda: [rows], start, weight, tol)
-        inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers),
-                                     np.empty(0, dtype=np.int64))
-        if best is None or inertia < best_inertia:  # the first run stands even if overflow made it NaN
-            best, best_inertia = centers, inertia
+        labels = np.empty(rows.shape[0], dtype=np.int64)
+        inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers), labels)
+        if best is None or (inertia < best_inertia and not same_clustering(labels, best_labels)):
+            best, best_inertia, best_labels = centers, inertia, labels  # the first run stands even if overflow made it NaN
     return best
+
+
+def same_clustering(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two labellings (n,) split the rows alike, up to the clusters' names."""
+    pairs = np.unique(np.stack([a, b]), axis=1).shape[1]
+    return pairs == np.unique(a).size == np.unique(b).size
 
 
 def random_resp(rng: np.random.RandomState, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:

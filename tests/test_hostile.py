@@ -186,3 +186,15 @@ def test_row_sampling_never_permutes_huge_data():
     assert len(np.unique(rows)) == 100_000 and rows.min() >= 0 and rows.max() < 468_750_000
     small = choose_rows(np.random.RandomState(3), 1000, 5)  # scikit-learn's draw where it is cheap
     np.testing.assert_array_equal(small, np.random.RandomState(3).choice(1000, 5, replace=False))
+
+
+def test_same_clustering_ignores_the_clusters_names():
+    """k-means restarts that find one split under other names tie (the earlier run stays:
+    test_extreme_scales catches the swap it prevents); another split does not."""
+    from fastem._init import same_clustering
+
+    a = np.array([0, 0, 1, 1, 2, 2])
+    assert same_clustering(a, np.array([2, 2, 0, 0, 1, 1]))
+    assert not same_clustering(a, np.array([0, 0, 1, 1, 1, 2]))  # a row moved
+    assert not same_clustering(a, np.array([0, 0, 1, 1, 1, 1]))  # two clusters merged
+    assert not same_clustering(np.array([0, 0, 1, 1, 1, 1]), a)  # one split in two
