@@ -118,7 +118,7 @@ def add_groups(g_s, s):
 @njit(**JIT)
 def _layout(X, n_components, s2_size):
     n, n_features = X.shape
-    rows = block_rows(n_features)
+    rows = block_rows(n_features, X.itemsize)
     n_blocks = (n + rows - 1) // rows
     per_group = 8 * (s2_size + n_components * (n_features + 1) + 3)  # the group's sums (scratch is per slot)
     return rows, n_blocks, n_groups(n_blocks, per_group)

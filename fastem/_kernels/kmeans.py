@@ -36,7 +36,7 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     centre k; writes labels (n,) when it has n rows. Returns the weighted inertia."""
     n, n_features = X.shape
     n_clusters = centers.shape[0]
-    rows = block_rows(n_features)
+    rows = block_rows(n_features, 8)  # its scratch is float64
     n_blocks = (n + rows - 1) // rows
     groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + 1))
     g_counts, g_sums, g_inertia = zeros((groups,) + counts.shape), zeros((groups,) + sums.shape), zeros((groups,))
