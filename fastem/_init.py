@@ -134,8 +134,9 @@ def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray
         centers = lloyd(lambda: [rows], start, weight, tol)
         labels = np.empty(rows.shape[0], dtype=np.int64)
         inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers), labels)
+        # the first run stands even if overflow made its inertia NaN
         if best is None or (inertia < best_inertia and not same_clustering(labels, best_labels)):
-            best, best_inertia, best_labels = centers, inertia, labels  # the first run stands even if overflow made it NaN
+            best, best_inertia, best_labels = centers, inertia, labels
     return best
 
 
