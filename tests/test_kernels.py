@@ -135,6 +135,21 @@ def test_load_block_transposes_rows(src, dst, n_features, nb, rng):
     np.testing.assert_array_equal(wb[:nb], 1.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 3, 4, 5, 16, 19])
+def test_padded_upper_keeps_the_upper_triangle(dtype, n_features, rng):
+    """The full kernel's tiles read sixteen coefficients without a test, so every entry
+    below the diagonal and past the last feature must be 0, whatever the input holds there."""
+    prec = rng.normal(size=(3, n_features, n_features)).astype(dtype)
+    out = _kernels.full.padded_upper(prec)
+    width = -(-n_features // 4) * 4
+    assert out.shape == (3, width, width)
+    assert out.dtype == dtype
+    expected = np.zeros((3, width, width), dtype=dtype)
+    expected[:, :n_features, :n_features] = np.triu(prec)
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_exp_shifted_matches_numpy(dtype):
     from fastem._kernels._exp import exp_shifted
 
@@ -263,7 +278,7 @@ def test_kernels_ask_for_wide_vectors(rng):
     xT = rng.normal(size=(n_features, rows))
     loc = rng.normal(size=(n_components, n_features))
     log_prob = fresh(_kernels.full.full_log_prob)
-    prec = np.tile(np.eye(n_features), (n_components, 1, 1))
+    prec = _kernels.full.padded_upper(np.tile(np.eye(n_features), (n_components, 1, 1)))
     log_prob(xT, rows, loc, prec, np.zeros(n_components), np.empty((5, rows)), np.empty((n_components, rows)))
     lloyd = fresh(_kernels.kmeans.lloyd_accumulate)
     X = rng.normal(size=(100, n_features))

@@ -23,7 +23,7 @@ from ._exp import exp_shifted, log_positive
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
 from ._tile import transpose8
 from .diag import diag_accumulate, diag_log_prob
-from .full import full_accumulate, full_log_prob
+from .full import full_accumulate, full_log_prob, padded_upper
 from .tied import center_block, tied_accumulate, tied_log_prob
 
 
@@ -54,7 +54,8 @@ def load_block(X, weight, r0, nb, xT, wb):
 @njit(**JIT)
 def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp):
     """Weighted log-densities logp (K, B) of a loaded block (tied: centres xT in place);
-    work (D, B) and scratch (5, B) are scratch."""
+    prec as in the module's docstring, but full's from full.padded_upper; work (D, B) and
+    scratch (5, B) are scratch."""
     if family == FULL:
         full_log_prob(xT, nb, loc, prec, log_norm, scratch, logp)
     elif family == TIED:
@@ -166,6 +167,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     g_low_row = np.full(groups, -1, dtype=np.int64)
     slots = n_slots(groups, threads)
     xT, work, logp, vec = _scratch(X, slots, rows, n_components)
+    coef = padded_upper(prec) if family == FULL else prec
     for s in prange(slots):
         wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
@@ -174,7 +176,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
                 nb = min(rows, n - r0)
                 wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
                 load_block(X, weight, r0, nb, xT[s], wb)
-                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:6], logp[s])
+                log_prob_block(family, xT[s], nb, loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total)
                 ll = 0.0
                 lowest = g_low[g]
@@ -248,6 +250,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
     want_resp = resp.shape[0] == n
     slots = n_slots(groups, threads)
     xT, work, logp, vec = _scratch(X, slots, rows, n_components)
+    coef = padded_upper(prec) if family == FULL else prec
     for s in prange(slots):
         wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
@@ -256,7 +259,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
                 nb = min(rows, n - r0)
                 top, total = vec[s, 2], vec[s, 3]
                 load_block(X, X[:0, 0], r0, nb, xT[s], vec[s, 0])
-                log_prob_block(family, xT[s], nb, loc, center, prec, log_norm, work[s], vec[s, 1:6], logp[s])
+                log_prob_block(family, xT[s], nb, loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total)
                 for b in range(nb):
                     best = 0

@@ -1,0 +1,102 @@
+"""The fused pass stage by stage: one block of rows on one thread, through the same block
+functions the parallel drivers call. When EMIteration slows down, these say which stage:
+the transposing load, the log-densities, the exps of the log-sum-exp or the accumulation."""
+
+import functools
+
+import numpy as np
+
+from .common import DTYPES, make_data
+
+FAMILIES = ["full", "tied", "diag"]  # 'spherical' runs the diag kernel
+BLOCKS = 64  # blocks per timed call, so that the call's own cost (~1 us) stays small
+N_FEATURES = N_COMPONENTS = 16
+
+
+@functools.cache
+def _loops():
+    """Jitted loops running one block function ``reps`` times (compiled per dtype on first use)."""
+    from numba import njit
+
+    from fastem._kernels.drivers import accumulate_block, load_block, log_prob_block, normalize_block
+
+    @njit
+    def load(reps, X, weight, rows, xT, wb):
+        for i in range(reps):
+            load_block(X, weight, i * rows, rows, xT, wb)
+
+    @njit
+    def log_prob(reps, family, xT, nb, loc, center, prec, log_norm, work, scratch, logp):
+        for _ in range(reps):
+            log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp)
+
+    @njit
+    def normalize(reps, logp, nb, top, total):
+        for _ in range(reps):
+            normalize_block(logp, nb, top, total)
+
+    @njit
+    def accumulate(reps, family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
+        for _ in range(reps):
+            accumulate_block(family, xT, nb, loc, resp, wb, scratch, s0, s1, s2)
+
+    return load, log_prob, normalize, accumulate
+
+
+class Block:
+    """Seconds for 64 blocks of one stage (16 features, 16 components; 256 rows a block in
+    float64, 512 in float32), one thread, data in cache. The log-densities of 'tied'
+    include centring the block; the exps run on the same block again and again, which costs
+    the same (the exp has no branches)."""
+
+    params = (FAMILIES, DTYPES)
+    param_names = ["family", "dtype"]
+    version = 1
+
+    def setup(self, family, dtype):
+        from fastem._kernels import DIAG, FULL, TIED, block_rows
+        from fastem._kernels.drivers import _scratch
+
+        d, k = N_FEATURES, N_COMPONENTS
+        self.family = {"full": FULL, "tied": TIED, "diag": DIAG}[family]
+        self.rows = int(block_rows(d, np.dtype(dtype).itemsize))
+        self.X = make_data(BLOCKS * self.rows, d, k, dtype)
+        self.weight = np.zeros(0)
+        rng = np.random.default_rng(0)
+        ty = self.X.dtype
+        self.loc = self.X[rng.choice(len(self.X), k, replace=False)].copy()
+        self.center = self.X.mean(axis=0).astype(ty)
+        if self.family == FULL:
+            self.prec = np.triu(np.tile(np.eye(d), (k, 1, 1)) + 0.1 * rng.standard_normal((k, d, d))).astype(ty)
+        elif self.family == TIED:
+            self.prec = np.triu(np.eye(d) + 0.1 * rng.standard_normal((d, d)))[None].astype(ty)
+            self.loc = ((self.loc - self.center) @ self.prec[0]).astype(ty)
+        else:
+            self.prec = rng.uniform(0.5, 2.0, (k, 1, d)).astype(ty)
+        self.log_norm = np.zeros(k, dtype=ty)
+        xT, work, per_component, vec = _scratch(self.X, 1, self.rows, k)
+        self.xT, self.work, self.logp, self.vec = xT[0], work[0], per_component[0], vec[0]
+        self.s0, self.s1 = np.zeros(k), np.zeros((k, d))
+        self.s2 = np.zeros(self.prec.shape)
+        self.load, self.log_prob, self.normalize, self.accumulate = _loops()
+        self.load(1, self.X, self.weight, self.rows, self.xT, self.vec[0])
+        self.log_prob(1, self.family, self.xT, self.rows, self.loc, self.center, self.prec, self.log_norm,
+                      self.work, self.vec[1:6], self.logp)
+        self.normalize(1, self.logp, self.rows, self.vec[2], self.vec[3])
+        self.resp = (self.logp / self.vec[3]).astype(ty)
+        self.accumulate(1, self.family, self.xT, self.rows, self.loc, self.resp, self.vec[0], self.vec[2:6],
+                        self.s0, self.s1, self.s2)
+
+    def time_load(self, family, dtype):
+        self.load(BLOCKS, self.X, self.weight, self.rows, self.xT, self.vec[0])
+
+    def time_log_prob(self, family, dtype):
+        self.log_prob(BLOCKS, self.family, self.xT, self.rows, self.loc, self.center, self.prec, self.log_norm,
+                      self.work, self.vec[1:6], self.logp)
+
+    def time_normalize(self, family, dtype):
+        self.normalize(BLOCKS, self.logp, self.rows, self.vec[2], self.vec[3])
+
+    def time_accumulate(self, family, dtype):
+        self.accumulate(BLOCKS, self.family, self.xT, self.rows, self.loc, self.resp, self.vec[0], self.vec[2:6],
+                        self.s0, self.s1, self.s2)
