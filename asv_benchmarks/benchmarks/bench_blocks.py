@@ -15,7 +15,9 @@ N_FEATURES = N_COMPONENTS = 16
 
 @functools.cache
 def _loops():
-    """Jitted loops running one block function ``reps`` times (compiled per dtype on first use)."""
+    """Jitted loops running one block function ``reps`` times (compiled per dtype on first use).
+    Never cached on disk: Numba's cache would not notice the block functions change between
+    the commits asv compares, and would time the first commit's kernels for all of them."""
     from numba import njit
 
     from fastem._kernels.drivers import accumulate_block, load_block, log_prob_block, normalize_block
