@@ -3,6 +3,7 @@ functions the parallel drivers call. When EMIteration slows down, these say whic
 the transposing load, the log-densities, the exps of the log-sum-exp or the accumulation."""
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -32,10 +33,18 @@ def _loops():
         for _ in range(reps):
             log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp)
 
-    @njit
-    def normalize(reps, logp, nb, top, total):
-        for _ in range(reps):
-            normalize_block(logp, nb, top, total)
+    if len(inspect.signature(normalize_block.py_func).parameters) == 6:  # since the next block's prefetch
+
+        @njit
+        def normalize(reps, logp, nb, top, total, X):
+            for _ in range(reps):
+                normalize_block(logp, nb, top, total, X, nb)
+    else:
+
+        @njit
+        def normalize(reps, logp, nb, top, total, X):
+            for _ in range(reps):
+                normalize_block(logp, nb, top, total)
 
     @njit
     def accumulate(reps, family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
@@ -97,7 +106,7 @@ class Block:
                       self.work, self.vec[1:6], self.logp)
 
     def time_normalize(self, family, dtype):
-        self.normalize(BLOCKS, self.logp, self.rows, self.vec[2], self.vec[3])
+        self.normalize(BLOCKS, self.logp, self.rows, self.vec[2], self.vec[3], self.X)
 
     def time_accumulate(self, family, dtype):
         self.accumulate(BLOCKS, self.family, self.xT, self.rows, self.loc, self.resp, self.vec[0], self.vec[2:6],

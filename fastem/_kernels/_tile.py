@@ -1,9 +1,10 @@
-"""An 8x8 transpose in registers, for loading a block of row-major data as (features, rows).
+"""Loading a block of row-major data as (features, rows): an 8x8 transpose in registers,
+and a prefetch hint that asks for the next block's rows ahead of their load.
 
-Written with LLVM vector shuffles (Numba has no other way to say them): LLVM does not
-vectorise the scalar transposing loop (8 loads and 8 stores to 8 different rows per row
-of the tile, and an aliasing question between them), which ran as scalar moves: a sixth
-to a fifth of a diag block's time.
+Written as LLVM IR (Numba has no other way to say vector shuffles or llvm.prefetch): LLVM
+does not vectorise the scalar transposing loop (8 loads and 8 stores to 8 different rows
+per row of the tile, and an aliasing question between them), which ran as scalar moves: a
+sixth to a fifth of a diag block's time.
 """
 
 from llvmlite import ir
@@ -69,3 +70,27 @@ def transpose8(typingctx, src, row, col, dst, dst_col):
         return context.get_dummy_value()
 
     return types.none(src, row, col, dst, dst_col), codegen
+
+
+@intrinsic
+def prefetch_line(typingctx, src, row, offset):
+    """Asks the caches for the line holding byte ``offset`` past src[row, 0], into L2 (a
+    hint: it never faults and returns nothing)."""
+    if not (_c_float_matrix(src) and isinstance(row, types.Integer) and isinstance(offset, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        src_ary = context.make_array(src)(context, builder, args[0])
+        i0 = context.cast(builder, args[1], signature.args[1], types.intp)
+        zero = ir.Constant(context.get_value_type(types.intp), 0)
+        start = cgutils.get_item_pointer(context, builder, src, src_ary, [i0, zero], wraparound=False)
+        byte = ir.IntType(8)
+        ptr = builder.gep(builder.bitcast(start, byte.as_pointer()),
+                          [context.cast(builder, args[2], signature.args[2], types.intp)])
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(src, row, offset), codegen

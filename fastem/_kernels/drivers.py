@@ -21,7 +21,7 @@ from numba import njit, prange
 
 from ._exp import exp_shifted, log_positive
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
-from ._tile import transpose8
+from ._tile import prefetch_line, transpose8
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob, padded_upper
 from .tied import center_block, tied_accumulate, tied_log_prob
@@ -66,10 +66,25 @@ def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, l
 
 
 @njit(**JIT)
-def normalize_block(logp, nb, top, total):
+def prefetch_rows(X, r0, nb, part, parts):
+    """Asks for the part-th of ``parts`` slices of the bytes of X[r0:r0+nb] (rows past X's
+    end are left out), so that the next block streams in while this one computes."""
+    n_bytes = max(0, min(nb, X.shape[0] - r0)) * X.shape[1] * X.itemsize
+    for offset in range(n_bytes * part // parts // 64 * 64, n_bytes * (part + 1) // parts, 64):
+        prefetch_line(X, r0, offset)
+
+
+@njit(**JIT)
+def normalize_block(logp, nb, top, total, X, r_next):
     """Max-shifted log-sum-exp: logp[k, b] <- exp(logp[k, b] - top[b]) with top[b] the
     max over k, and total[b] = sum_k of those; so log p(x_b) = top[b] + log(total[b]).
-    A row no component gives any density ends with total 0 (log-density -inf)."""
+    A row no component gives any density ends with total 0 (log-density -inf).
+
+    After each component's exps it asks for a K-th of the next block, X[r_next:r_next+B],
+    from memory: the next load then finds its rows in L2. Loading a block from memory took
+    3.0 us against 1.15 in cache (diag, 256 rows); the whole next block asked for at once
+    made a pass 3% slower, a sixteenth after each component 2-6% faster (one thread, 1e6
+    rows: diag 81.4 -> 78.6 ms, tied 79.9 -> 75.4, full 221.6 -> 217.1)."""
     wide_vectors()
     n_components = logp.shape[0]
     for b in range(nb):
@@ -84,6 +99,7 @@ def normalize_block(logp, nb, top, total):
     for k in range(n_components):
         row = logp[k]
         exp_shifted(row, nb, top)
+        prefetch_rows(X, r_next, logp.shape[1], k, n_components)
         for b in range(nb):
             total[b] += row[b]
 
@@ -177,7 +193,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
                 wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
                 load_block(X, weight, r0, nb, xT[s], wb)
                 log_prob_block(family, xT[s], nb, loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
-                normalize_block(logp[s], nb, top, total)
+                normalize_block(logp[s], nb, top, total, X, r0 + rows)
                 ll = 0.0
                 lowest = g_low[g]
                 below = 0  # rows of positive weight below the group's lowest log-density so far
@@ -260,7 +276,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
                 top, total = vec[s, 2], vec[s, 3]
                 load_block(X, X[:0, 0], r0, nb, xT[s], vec[s, 0])
                 log_prob_block(family, xT[s], nb, loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
-                normalize_block(logp[s], nb, top, total)
+                normalize_block(logp[s], nb, top, total, X, r0 + rows)
                 for b in range(nb):
                     best = 0
                     for k in range(1, n_components):
