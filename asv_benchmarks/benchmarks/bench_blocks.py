@@ -33,18 +33,10 @@ def _loops():
         for _ in range(reps):
             log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp)
 
-    if len(inspect.signature(normalize_block.py_func).parameters) == 6:  # since the next block's prefetch
-
-        @njit
-        def normalize(reps, logp, nb, top, total, X):
-            for _ in range(reps):
-                normalize_block(logp, nb, top, total, X, nb)
-    else:
-
-        @njit
-        def normalize(reps, logp, nb, top, total, X):
-            for _ in range(reps):
-                normalize_block(logp, nb, top, total)
+    @njit
+    def normalize(reps, logp, nb, top, total, *prefetch):
+        for _ in range(reps):
+            normalize_block(logp, nb, top, total, *prefetch)
 
     @njit
     def accumulate(reps, family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
@@ -97,6 +89,10 @@ class Block:
         self.resp = rng.uniform(0.0, 1.0, (k, self.rows)).astype(ty)
         self.resp /= self.resp.sum(axis=0)
         self.vec[:] = 1.0
+        from fastem._kernels.drivers import normalize_block  # its next-block arguments came with the prefetch
+
+        with_prefetch = len(inspect.signature(normalize_block.py_func).parameters) == 6
+        self.prefetch = (self.X, self.rows) if with_prefetch else ()
 
     def time_load(self, family, dtype):
         self.load(BLOCKS, self.X, self.weight, self.rows, self.xT, self.vec[0])
@@ -106,7 +102,7 @@ class Block:
                       self.work, self.vec[1:6], self.logp)
 
     def time_normalize(self, family, dtype):
-        self.normalize(BLOCKS, self.logp, self.rows, self.vec[2], self.vec[3], self.X)
+        self.normalize(BLOCKS, self.logp, self.rows, self.vec[2], self.vec[3], *self.prefetch)
 
     def time_accumulate(self, family, dtype):
         self.accumulate(BLOCKS, self.family, self.xT, self.rows, self.loc, self.resp, self.vec[0], self.vec[2:6],
