@@ -58,8 +58,8 @@ class Block:
     version = 1
 
     def setup(self, family, dtype):
-        from fastem._kernels import DIAG, FULL, TIED, block_rows
-        from fastem._kernels.drivers import _scratch
+        from fastem._kernels import DIAG, FULL, TIED, block_rows, full
+        from fastem._kernels.drivers import _scratch, normalize_block
 
         d, k = N_FEATURES, N_COMPONENTS
         self.family = {"full": FULL, "tied": TIED, "diag": DIAG}[family]
@@ -89,8 +89,9 @@ class Block:
         self.resp = rng.uniform(0.0, 1.0, (k, self.rows)).astype(ty)
         self.resp /= self.resp.sum(axis=0)
         self.vec[:] = 1.0
-        from fastem._kernels.drivers import normalize_block  # its next-block arguments came with the prefetch
-
+        # the drivers' own arguments where a commit has them: full's padded factors, the
+        # next block's rows for the prefetch
+        self.coef = full.padded_upper(self.prec) if self.family == FULL and hasattr(full, "padded_upper") else self.prec
         with_prefetch = len(inspect.signature(normalize_block.py_func).parameters) == 6
         self.prefetch = (self.X, self.rows) if with_prefetch else ()
 
@@ -98,7 +99,7 @@ class Block:
         self.load(BLOCKS, self.X, self.weight, self.rows, self.xT, self.vec[0])
 
     def time_log_prob(self, family, dtype):
-        self.log_prob(BLOCKS, self.family, self.xT, self.rows, self.loc, self.center, self.prec, self.log_norm,
+        self.log_prob(BLOCKS, self.family, self.xT, self.rows, self.loc, self.center, self.coef, self.log_norm,
                       self.work, self.vec[1:6], self.logp)
 
     def time_normalize(self, family, dtype):
