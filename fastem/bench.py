@@ -12,8 +12,9 @@ memory read bandwidth, the multiply-adds over the peak rate of a square matrix p
 fastem's time as a multiple of that floor. The rates are measured just before and just
 after each row's fastem timing and the faster of each pair sets that row's floor (the
 lowest floor: a machine whose pace changes mid-run is never credited to fastem); the
-row's square-product rate is printed beside it. pomegranate and torchgmm join the table
-when installed.
+row's square-product rate is printed beside it, and fastem's time as a multiple of the
+multiply-adds' time plus the exps' time (``x madd+exp``: both run on the same vector
+units, see compute_seconds). pomegranate and torchgmm join the table when installed.
 
 Both libraries start from the same parameters (weights_init, means_init,
 precisions_init) and run a fixed number of iterations (tol=0); the time of one
@@ -96,6 +97,16 @@ def seconds_per_iteration(library: str, X, k: int, covariance_type: str, init: d
     return max(min(more) - min(one), 1e-9) / m
 
 
+def best_seconds(fn, repeat: int = 5) -> float:
+    """The fastest of repeat calls of fn(), in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def machine_rates(dtype: str = "float64") -> dict:
     """Measured now: read bandwidth (bytes/s, all threads), multiply-adds/s of a square
     matrix product (the machine's practical peak) and of a tall-skinny one (the rate
@@ -119,32 +130,37 @@ def machine_rates(dtype: str = "float64") -> dict:
             for _ in range(repeats):
                 exp_shifted(x[i * 1024:(i + 1) * 1024], 1024, ones)
 
-    def best(fn, repeat=5):
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     big = np.ones(64 * 2**20 // 8 * 8, dtype=np.float64)  # 512 MB: beyond every cache
     read_all(big[:1024])
-    bandwidth = big.nbytes / best(lambda: read_all(big))
+    bandwidth = big.nbytes / best_seconds(lambda: read_all(big))
     A, B = np.ones((1_000_000, 16), dtype=dtype), np.ones((16, 16), dtype=dtype)
-    skinny = A.shape[0] * 16 * 16 / best(lambda: A @ B)
+    skinny = A.shape[0] * 16 * 16 / best_seconds(lambda: A @ B)
     S = np.ones((2048, 2048), dtype=dtype)
-    peak = 2048**3 / best(lambda: S @ S, repeat=3)
+    peak = 2048**3 / best_seconds(lambda: S @ S, repeat=3)
     x = -np.random.default_rng(0).uniform(0, 30, size=2**14).astype(dtype)  # 128 KiB
     ones = np.ones(1024, dtype=dtype)  # x <- exp(x - 1) in place: x stays in (1/e, 1] over repeats
     exp_all(x[:1024], ones, 1)
-    exps = x.size * 1024 / best(lambda: exp_all(x, ones, 1024))
+    exps = x.size * 1024 / best_seconds(lambda: exp_all(x, ones, 1024))
     return {"bandwidth": bandwidth, "multiply_adds": peak, "skinny_multiply_adds": skinny, "exps": exps}
+
+
+def multiply_adds(n: int, d: int, k: int, covariance_type: str) -> int:
+    """The performance model's multiply-adds of one EM iteration."""
+    return {"full": n * k * d * (d + 3), "tied": n * (d * (d + 1) + 3 * k * d)}.get(covariance_type, 3 * n * k * d)
 
 
 def floor_seconds(rates: dict, n: int, d: int, k: int, covariance_type: str, itemsize: int) -> float:
     """The performance model's lower bound on one EM iteration (see the module doc)."""
-    madds = {"full": n * k * d * (d + 3), "tied": n * (d * (d + 1) + 3 * k * d)}.get(covariance_type, 3 * n * k * d)
+    madds = multiply_adds(n, d, k, covariance_type)
     return max(n * d * itemsize / rates["bandwidth"], madds / rates["multiply_adds"], n * k / rates["exps"])
+
+
+def compute_seconds(rates: dict, n: int, d: int, k: int, covariance_type: str) -> float:
+    """The multiply-adds' time plus the exps' time. The exp is a polynomial evaluated by the
+    same vector multiply-add units, so the two add up rather than overlap, where the
+    model's floor takes the larger: for diag and spherical, whose exps are a large share of
+    their work, this sum is the tighter bound."""
+    return multiply_adds(n, d, k, covariance_type) / rates["multiply_adds"] + n * k / rates["exps"]
 
 
 def _rss_kib(field: str) -> int:
@@ -248,20 +264,33 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
 def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5) -> None:
     """Seconds per iteration with 1 thread and with all threads (n_jobs), measured in
     turn over several rounds (this machine's pace drifts within minutes), and the median
-    of the rounds' ratios with their range."""
+    of the rounds' ratios with their range; beside it, the same ratio for a square matrix
+    product (BLAS limited by threadpoolctl) in the same rounds: how much the machine's
+    cores themselves give (two virtual cores of a shared host may give less than 2x)."""
     import numba
+    from threadpoolctl import threadpool_limits
 
     X = make_data(n, d, k, "float64")
     init = starting_point(X, k, covariance_type)
+    S = np.ones((2048, 2048))
     all_threads = numba.config.NUMBA_NUM_THREADS
+
+    def product_seconds(threads: int) -> float:
+        with threadpool_limits(threads):
+            return best_seconds(lambda: S @ S, repeat=3)
+
     times = {1: [], all_threads: []}
+    product = {1: [], all_threads: []}
     for _ in range(rounds):
         for t in times:
             times[t].append(seconds_per_iteration("fastem", X, k, covariance_type, init, 10, n_jobs=t))
+            product[t].append(product_seconds(t))
     ratios = np.array(times[1]) / np.array(times[all_threads])
+    machine = np.array(product[1]) / np.array(product[all_threads])
     print(f"N={n:,} D={d} K={k} {covariance_type}: 1 thread {np.median(times[1]):.4f} s/it, {all_threads} threads "
           f"{np.median(times[all_threads]):.4f} s/it (medians of {rounds} rounds), speed-up {np.median(ratios):.2f}x "
-          f"(rounds: {ratios.min():.2f}-{ratios.max():.2f}x)")
+          f"(rounds: {ratios.min():.2f}-{ratios.max():.2f}x); the square matrix product in the same rounds "
+          f"{np.median(machine):.2f}x ({machine.min():.2f}-{machine.max():.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{rates['skinny_multiply_adds'] / 1e9:.1f}), vectorised exp {rates['exps'] / 1e9:.2f} G/s")
     peers = [p for p in ("pomegranate", "torchgmm") if _importable(p)]
     header = (f"{'covariance':<10} {'fastem s/it':>12} {'floor s/it':>11} {'x floor':>8} {'product G':>9}"
-              f" {'sklearn s/it':>13} {'speed-up':>9}")
+              f" {'x madd+exp':>10} {'sklearn s/it':>13} {'speed-up':>9}")
     header += "".join(f" {p + ' s/it':>16}" for p in peers)
     if not args.no_memory:
         header += f" {'fastem MB':>10} {'sklearn MB':>11}"
@@ -314,9 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         after = machine_rates(args.dtype)
         row_rates = {key: max(before[key], after[key]) for key in before}
         floor = floor_seconds(row_rates, args.n, args.d, args.k, cov, X.dtype.itemsize)
+        compute = compute_seconds(row_rates, args.n, args.d, args.k, cov)
         sk = seconds_per_iteration("sklearn", X, args.k, cov, init, args.iterations)
         line = (f"{cov:<10} {fe:>12.4f} {floor:>11.4f} {fe / floor:>7.2f}x {row_rates['multiply_adds'] / 1e9:>9.1f}"
-                f" {sk:>13.4f} {sk / fe:>8.1f}x")
+                f" {fe / compute:>9.2f}x {sk:>13.4f} {sk / fe:>8.1f}x")
         for peer in peers:
             seconds = peer_seconds_per_iteration(peer, X, args.k, cov, args.iterations)
             line += f" {'n/a' if seconds is None else f'{seconds:.4f}':>16}"
