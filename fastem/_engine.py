@@ -80,8 +80,9 @@ class KernelParams:
     @classmethod
     def from_params(cls, params: Params, dtype=np.float64) -> KernelParams:
         """The kernels' arrays in dtype (the data's precision). The statistics' shift is
-        the means (the tied centre) as rounded to dtype, so that the M-step adds the
-        shifted moments to exactly the point they were taken around."""
+        the means (the tied centre; full: the centre plus the means' offsets from it) as
+        rounded to dtype, so that the M-step adds the shifted moments to exactly the point
+        they were taken around."""
         cov_type, P = params.covariance_type, params.precisions_cholesky
         dtype = np.dtype(dtype)
         means = np.asarray(params.means, dtype=np.float64)
@@ -90,6 +91,12 @@ class KernelParams:
         center = np.zeros(n_features)
         loc, shift = rounded, rounded
         if cov_type == "full":
+            # the kernels centre rows on c and take moments around c + (mu_k - c). Not float32
+            # rows: centring rounds each by eps |x - c|, which near-singular components feel
+            # in float32 (x - mu_k of a row near mu_k is exact); see _kernels.full.full_log_prob
+            if dtype == np.float64:
+                center = means.mean(axis=0)
+            shift = center + (rounded.astype(dtype) - center.astype(dtype)).astype(np.float64)
             prec = P
             log_det = np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)
         elif cov_type == "tied":

@@ -11,7 +11,8 @@ from conftest import random_params
 
 import naive
 from fastem import _kernels
-from fastem._engine import KernelParams, Stats, _symmetric, array_chunks, em_pass, m_step, resp_pass, score_pass
+from fastem._engine import (KernelParams, Params, Stats, _symmetric, array_chunks, em_pass, m_step, precision_cholesky,
+                            resp_pass, score_pass)
 from fastem._kernels import _options
 
 # Relative tolerances against the float64 references on the same values. float64 data:
@@ -51,6 +52,31 @@ def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
         np.testing.assert_allclose(_symmetric(stats.s2[0]), (Xc.T * (resp.sum(1) * weight)) @ Xc, rtol=RTOL[dtype], atol=1e-9 * scale(X))
     else:
         np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=RTOL[dtype], atol=1e-9 * scale(X))
+
+
+def test_full_keeps_precision_for_components_far_from_the_centre(rng):
+    """float64 full takes its log-densities from rows centred on the means' average and
+    whitened locations, whose rounding grows with a row's distance from that centre in
+    units of its component's spread: two clusters about 1e5 apart and a third, a hundred
+    times narrower, beside the first, all 1e8 from the origin, keep each row's
+    log-density, the log-likelihood and the moments to 1e-9 (whitened from the origin
+    instead, the log-densities moved by up to 2.6e-6)."""
+    means = 1e8 + rng.normal(scale=1e5, size=(3, 3))
+    means[2] = means[0] + rng.normal(size=3)
+    A = rng.normal(size=(3, 3, 3))
+    cov = A @ np.swapaxes(A, 1, 2) + 0.5 * np.eye(3)
+    cov[2] *= 1e-4
+    labels = rng.integers(3, size=3000)
+    X = means[labels] + np.einsum("nij,nj->ni", np.linalg.cholesky(cov)[labels], rng.standard_normal((3000, 3)))
+    params = Params("full", np.full(3, 1 / 3), means, cov, precision_cholesky(cov, "full"))
+    stats = em_pass(array_chunks(X, 1000), params)
+    log_density, resp = naive.e_step(X, params.weights, means, cov, "full")
+    np.testing.assert_allclose(score_pass(array_chunks(X, 1000), params, len(X))[0], log_density, rtol=0, atol=1e-9)
+    assert stats.loglik == pytest.approx(float(log_density.sum()), rel=1e-9)
+    s0, s1, s2 = naive.moments(X, resp, stats.shift)
+    np.testing.assert_allclose(stats.s0, s0, rtol=1e-9)
+    np.testing.assert_allclose(stats.s1, s1, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=1e-9, atol=1e-9)
 
 
 def test_m_step_matches_reference(covariance_type, rng):
@@ -148,6 +174,25 @@ def test_padded_upper_keeps_the_upper_triangle(dtype, n_features, rng):
     expected = np.zeros((3, width, width), dtype=dtype)
     expected[:, :n_features, :n_features] = np.triu(prec)
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 5, 16])
+def test_locations_whiten_float64_only(dtype, n_features, rng):
+    """full_log_prob's locations: P_k^T (mu_k - c) for float64 blocks, mu_k - c itself for
+    float32 ones (which keep the per-component differences), zero in the padding."""
+    prec = np.triu(rng.normal(size=(3, n_features, n_features))).astype(dtype)
+    shift = rng.normal(size=(3, n_features)).astype(dtype)
+    out = _kernels.full.locations(shift, _kernels.full.padded_upper(prec))
+    width = -(-n_features // 4) * 4
+    assert out.shape == (3, width)
+    assert out.dtype == dtype
+    assert not out[:, n_features:].any()
+    if dtype == np.float64:
+        expected = np.einsum("kij,ki->kj", prec.astype(np.float64), shift.astype(np.float64))
+        np.testing.assert_allclose(out[:, :n_features], expected, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(out[:, :n_features], shift)
 
 
 def test_exp_shifted_matches_numpy(dtype):

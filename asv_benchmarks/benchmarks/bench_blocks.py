@@ -58,7 +58,7 @@ class Block:
     version = 1
 
     def setup(self, family, dtype):
-        from fastem._kernels import DIAG, FULL, TIED, block_rows, full
+        from fastem._kernels import DIAG, FULL, TIED, block_rows, drivers, full
         from fastem._kernels.drivers import _scratch, normalize_block
 
         d, k = N_FEATURES, N_COMPONENTS
@@ -89,9 +89,14 @@ class Block:
         self.resp = rng.uniform(0.0, 1.0, (k, self.rows)).astype(ty)
         self.resp /= self.resp.sum(axis=0)
         self.vec[:] = 1.0
-        # the drivers' own arguments where a commit has them: full's padded factors, the
-        # next block's rows for the prefetch
-        self.coef = full.padded_upper(self.prec) if self.family == FULL and hasattr(full, "padded_upper") else self.prec
+        # the drivers' own arguments where a commit has them: full's padded factors and
+        # locations (block_params), the next block's rows for the prefetch
+        if hasattr(drivers, "block_params"):
+            self.coef, self.e_loc, self.m_loc = drivers.block_params(self.family, self.loc, self.center, self.prec)
+        else:
+            padded = self.family == FULL and hasattr(full, "padded_upper")
+            self.coef = full.padded_upper(self.prec) if padded else self.prec
+            self.e_loc = self.m_loc = self.loc
         with_prefetch = len(inspect.signature(normalize_block.py_func).parameters) == 6
         self.prefetch = (self.X, self.rows) if with_prefetch else ()
 
@@ -99,12 +104,12 @@ class Block:
         self.load(BLOCKS, self.X, self.weight, self.rows, self.xT, self.vec[0])
 
     def time_log_prob(self, family, dtype):
-        self.log_prob(BLOCKS, self.family, self.xT, self.rows, self.loc, self.center, self.coef, self.log_norm,
+        self.log_prob(BLOCKS, self.family, self.xT, self.rows, self.e_loc, self.center, self.coef, self.log_norm,
                       self.work, self.vec[1:6], self.logp)
 
     def time_normalize(self, family, dtype):
         self.normalize(BLOCKS, self.logp, self.rows, self.vec[2], self.vec[3], *self.prefetch)
 
     def time_accumulate(self, family, dtype):
-        self.accumulate(BLOCKS, self.family, self.xT, self.rows, self.loc, self.resp, self.vec[0], self.vec[2:6],
+        self.accumulate(BLOCKS, self.family, self.xT, self.rows, self.m_loc, self.resp, self.vec[0], self.vec[2:6],
                         self.s0, self.s1, self.s2)

@@ -9,7 +9,9 @@ Arguments shared by the drivers (parameters in X's precision, statistics float64
     weight   (n,) float64 sample weights, or (0,) for unit weights
     family   FULL, TIED or DIAG (see _options)
     loc      (K, D) component locations: the means (full, diag), P^T (mu_k - c) (tied)
-    center   (D,) the global shift c (tied; ignored otherwise)
+    center   (D,) the global shift c (full, tied: blocks are centred on it; ignored for
+             diag); full's statistics are around c + (loc_k - c), the difference rounded
+             to X's precision
     prec     (K, D, D) full, (1, D, D) tied, (K, 1, D) diag: precision Cholesky factors
     log_norm (K,) log weight_k + log det P_k - D log(2 pi) / 2
 Statistics (outputs, added to): s0 (K,), s1 (K, D), s2 shaped like prec.
@@ -23,8 +25,25 @@ from ._exp import exp_shifted, log_positive
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
 from ._tile import prefetch_line, transpose8
 from .diag import diag_accumulate, diag_log_prob
-from .full import full_accumulate, full_log_prob, padded_upper
+from .full import full_accumulate, full_log_prob, locations, padded_upper
 from .tied import center_block, tied_accumulate, tied_log_prob
+
+
+@njit(**JIT)
+def block_params(family, loc, center, prec):
+    """The parameters as the block functions take them: (factors, E-step locations,
+    M-step shifts). Full: the blocks are centred on c as tied's are; the factors padded
+    (full.padded_upper), the log-densities' locations from full.locations, and the moments
+    taken around mu_k - c (in X's precision, as the engine's Stats.shift records). Tied and
+    diag: (prec, loc, loc)."""
+    if family != FULL:
+        return prec, loc, loc
+    shift = np.empty_like(loc)
+    for k in range(loc.shape[0]):
+        for d in range(loc.shape[1]):
+            shift[k, d] = loc[k, d] - center[d]
+    coef = padded_upper(prec)
+    return coef, locations(shift, coef), shift
 
 
 @njit(**JIT)
@@ -53,10 +72,10 @@ def load_block(X, weight, r0, nb, xT, wb):
 
 @njit(**JIT)
 def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp):
-    """Weighted log-densities logp (K, B) of a loaded block (tied: centres xT in place);
-    prec as in the module's docstring, but full's from full.padded_upper; work (D, B) and
-    scratch (5, B) are scratch."""
+    """Weighted log-densities logp (K, B) of a loaded block, which full and tied centre in
+    place; loc and prec from block_params; work (D, B) and scratch (5, B) are scratch."""
     if family == FULL:
+        center_block(xT, nb, center)
         full_log_prob(xT, nb, loc, prec, log_norm, scratch, logp)
     elif family == TIED:
         center_block(xT, nb, center)
@@ -106,8 +125,8 @@ def normalize_block(logp, nb, top, total, X, r_next):
 
 @njit(**JIT)
 def accumulate_block(family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
-    """Adds the block's statistics under final weights resp (K, B); wb (B,) and scratch
-    (4, B) are scratch here."""
+    """Adds the block's statistics under final weights resp (K, B), for full around the
+    shifts from block_params; wb (B,) and scratch (4, B) are scratch here."""
     if family == FULL:
         full_accumulate(xT, nb, loc, resp, scratch, s0, s1, s2)
     elif family == TIED:
@@ -183,7 +202,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     g_low_row = np.full(groups, -1, dtype=np.int64)
     slots = n_slots(groups, threads)
     xT, work, logp, vec = _scratch(X, slots, rows, n_components)
-    coef = padded_upper(prec) if family == FULL else prec
+    coef, e_loc, m_loc = block_params(family, loc, center, prec)
     for s in prange(slots):
         wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
@@ -192,7 +211,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
                 nb = min(rows, n - r0)
                 wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
                 load_block(X, weight, r0, nb, xT[s], wb)
-                log_prob_block(family, xT[s], nb, loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
+                log_prob_block(family, xT[s], nb, e_loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total, X, r0 + rows)
                 ll = 0.0
                 lowest = g_low[g]
@@ -212,7 +231,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
                 for k in range(n_components):
                     for b in range(nb):
                         logp[s, k, b] *= factor[b]
-                accumulate_block(family, xT[s], nb, loc, logp[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
+                accumulate_block(family, xT[s], nb, m_loc, logp[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
     add_groups(g_s0, s0)
     add_groups(g_s1, s1)
     add_groups(g_s2, s2)
@@ -266,7 +285,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
     want_resp = resp.shape[0] == n
     slots = n_slots(groups, threads)
     xT, work, logp, vec = _scratch(X, slots, rows, n_components)
-    coef = padded_upper(prec) if family == FULL else prec
+    coef, e_loc, _ = block_params(family, loc, center, prec)
     for s in prange(slots):
         wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
@@ -275,7 +294,7 @@ def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, thr
                 nb = min(rows, n - r0)
                 top, total = vec[s, 2], vec[s, 3]
                 load_block(X, X[:0, 0], r0, nb, xT[s], vec[s, 0])
-                log_prob_block(family, xT[s], nb, loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
+                log_prob_block(family, xT[s], nb, e_loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
                 normalize_block(logp[s], nb, top, total, X, r0 + rows)
                 for b in range(nb):
                     best = 0
