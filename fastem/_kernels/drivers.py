@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._exp import exp_shifted, log_positive
-from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
+from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
 from ._tile import prefetch_line, transpose8
 from .diag import diag_accumulate, diag_log_prob
 from .full import full_accumulate, full_log_prob, locations, padded_upper
@@ -74,11 +74,11 @@ def load_block(X, weight, r0, nb, xT, wb):
 def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp):
     """Weighted log-densities logp (K, B) of a loaded block, which full and tied centre in
     place; loc and prec from block_params; work (D, B) and scratch (5, B) are scratch."""
-    if family == FULL:
+    if family != DIAG:
         center_block(xT, nb, center)
+    if family == FULL:
         full_log_prob(xT, nb, loc, prec, log_norm, scratch, logp)
     elif family == TIED:
-        center_block(xT, nb, center)
         tied_log_prob(xT, nb, loc, prec, log_norm, work, scratch[0], logp)
     else:
         diag_log_prob(xT, nb, loc, prec, log_norm, scratch[0], logp)
