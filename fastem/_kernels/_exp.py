@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ._options import JIT, wide_vectors
+from ._options import JIT, single_precision, wide_vectors
 
 LOG2E = 1.4426950408889634
 LN2_HI_64, LN2_LO_64 = 0.6931471803691238, 1.9082149292705877e-10
@@ -120,7 +120,7 @@ def exp_shifted(x, nb, shift):
     (not NaN); results below the module's cut-off are flushed to 0.0."""
     wide_vectors()
     ty = x.dtype.type
-    single = ty(16777217.0) == ty(16777216.0)  # 2^24 + 1 rounds to 2^24: float32
+    single = single_precision(x)
     low = ty(-60.0) if single else ty(-200.0)
     hi = ty(LN2_HI_32) if single else ty(LN2_HI_64)
     lo = ty(LN2_LO_32) if single else ty(LN2_LO_64)

@@ -62,6 +62,14 @@ def n_slots(groups, threads):
     return max(1, min(groups, threads))
 
 
+@njit(inline="always", **JIT)
+def single_precision(x):
+    """True for a float32 array x, False for float64: a constant, which the kernels' dtype
+    branches fold away (2^24 + 1 rounds to 2^24 in float32 only)."""
+    ty = x.dtype.type
+    return ty(16777217.0) == ty(16777216.0)
+
+
 @intrinsic
 def wide_vectors(typingctx):
     """Lets LLVM vectorise the calling function with 512-bit vectors where the CPU has them.

@@ -18,7 +18,7 @@ and their sums dropped in the Gram matrix.
 import numpy as np
 from numba import njit
 
-from ._options import JIT, wide_vectors
+from ._options import JIT, single_precision, wide_vectors
 
 
 @njit(**JIT)
@@ -45,7 +45,7 @@ def full_log_prob(xT, nb, loc, prec, log_norm, scratch, logp):
     wide_vectors()
     n_features = xT.shape[0]
     ty = xT.dtype.type
-    single = ty(16777217.0) == ty(16777216.0)  # 2^24 + 1 rounds to 2^24: float32
+    single = single_precision(xT)
     half, zero = ty(0.5), ty(0)
     last = n_features - 1
     maha, y0, y1, y2, y3 = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
@@ -132,10 +132,11 @@ def locations(shift, coef):
     (K, D4), zero in the padding: for float64 the whitened locations P_k^T shift_k (summed in
     float64, rounded once), for float32 shift itself."""
     n, n_features = shift.shape
+    single = single_precision(shift)
     out = np.zeros((n, coef.shape[1]), dtype=shift.dtype)
     for k in range(n):
         for j in range(n_features):
-            if shift.itemsize == 4:
+            if single:
                 out[k, j] = shift[k, j]
             else:
                 total = 0.0
