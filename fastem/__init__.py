@@ -1,7 +1,8 @@
 """fastem: Gaussian mixtures by EM on fused, parallel Numba kernels."""
 
 from ._engine import CollapseWarning
-from ._persist import ModelFileError, load
+from ._load import load
+from ._persist import ModelFileError
 from .mixture import GaussianMixture, InvalidParameterError
 from .sources import Source, source
 

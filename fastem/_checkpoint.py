@@ -7,7 +7,9 @@ arrays, checksums, written under a temporary name and renamed into place) holdin
 run being fitted (its initialisation index, parameters after the last M-step, lower
 bounds so far, whether it finished), the best finished run so far, the random state right
 after the current run's initialisation, and a fingerprint of the data and parameters so
-that a checkpoint is never resumed on other data or settings.
+that a checkpoint is never resumed on other data or settings: the data's shape and type,
+and a SHA-256 of every row and weight (a pass over the data, chunk by chunk, on any
+backend), so that a change anywhere in the data refuses the checkpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._engine import EMResult, Params
+from ._engine import EMResult, Params, Task
 from ._persist import ModelFileError, read_archive, write_archive
 
 FORMAT = "fastem-checkpoint"
@@ -38,14 +40,26 @@ def settings_of(params: dict) -> dict:
     return out
 
 
-def fingerprint(data, n_samples: int, sample_weight, settings: dict) -> dict:
-    """What a checkpoint must agree with: the data's shape and type, a hash of its first
-    chunk and of the sample weights, and the settings that decide the model."""
-    first = next(iter(data.chunks()))
-    digest = hashlib.sha256(np.ascontiguousarray(first[:4096]).tobytes())
-    if sample_weight is not None:
-        digest.update(np.ascontiguousarray(sample_weight).tobytes())
-    return {"n_samples": int(n_samples), "n_features": int(data.n_features), "dtype": str(data.dtype),
+class DataDigest(Task):
+    """[(start row, SHA-256 of a chunk's rows and weights)] of every chunk, in row order."""
+
+    @staticmethod
+    def begin(payload, start):
+        return []
+
+    @staticmethod
+    def chunk(acc, X, weight, start, payload):
+        digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
+        digest.update(np.ascontiguousarray(weight).tobytes())
+        acc.append((int(start), int(X.shape[0]), digest.hexdigest()))
+
+
+def fingerprint(backend, settings: dict) -> dict:
+    """What a checkpoint must agree with: the data's shape and type, a hash of all its
+    rows and sample weights (one pass), and the settings that decide the model."""
+    parts = backend.reduce(DataDigest, None, "fingerprint")
+    digest = hashlib.sha256(repr(parts).encode())
+    return {"n_samples": int(backend.n_samples), "n_features": int(backend.n_features), "dtype": str(backend.dtype),
             "data_sha256": digest.hexdigest(), "settings": settings}
 
 

@@ -1,13 +1,24 @@
-"""The EM engine: pure functions on arrays and chunks, no user-input validation.
+"""The EM engine: the model, its statistics, the passes that compute them, EM itself.
 
 Vocabulary:
-    Params  the model: weights (K,), means (K, D), covariances and their precision
-            Cholesky factors in scikit-learn's shapes for the covariance type.
-    Stats   additive sufficient statistics of data under responsibilities, shifted
-            around per-component centres (see DESIGN.md): two Stats over two pieces of
-            data add up to the Stats of both.
-A pass feeds every chunk of a source through one kernel call and adds the Stats in
-chunk order; the M-step turns Stats into Params.
+    Params   the model: weights (K,), means (K, D), covariances and their precision
+             Cholesky factors in scikit-learn's shapes for the covariance type.
+    Stats    additive sufficient statistics of data under responsibilities, shifted
+             around per-component centres, with the covariance type they belong to: two
+             Stats over two pieces of data add up to the Stats of both.
+    Task     one kind of pass (EM statistics, statistics under given responsibilities,
+             Lloyd sums): how a piece of the data starts its accumulator, adds a chunk to
+             it, and how two pieces' accumulators add.
+    backend  what the engine sees of the data: n_samples, n_features, dtype,
+             feature_names; ``reduce(task, payload)``, one pass that runs a task over every
+             chunk and adds the pieces in a fixed order; ``map_rows(fn, payload, width,
+             dtype)``, a per-row result (scoring); ``rows(index)`` and ``head(n)``, rows for
+             seeding. ``LocalBackend`` (below) runs over a source's chunks in this
+             process; ``fastem.dask.DaskBackend`` runs the same tasks where the blocks of a
+             Dask array live. Nothing above the engine knows which.
+
+Every kernel call goes through ``guard_chunk``: the kernels do no bounds checks, so the
+shapes, types and row ranges of what they are given are checked here, once per call.
 """
 
 from __future__ import annotations
@@ -17,26 +28,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg
 
 from . import _kernels as K
+from ._covariance import NON_FINITE_COVARIANCE, covariance, symmetric
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-FAMILY = {"full": K.FULL, "tied": K.TIED, "diag": K.DIAG, "spherical": K.DIAG}
 LOG_2PI = np.log(2.0 * np.pi)
-
-ILL_DEFINED_COVARIANCE = (
-    "Fitting the mixture model failed because some components have ill-defined "
-    "empirical covariance (for instance caused by singleton or collapsed samples). "
-    "Try to decrease the number of components, increase reg_covar, or scale the input data."
-)
-
-NON_FINITE_COVARIANCE = (
-    "Fitting the mixture model failed because a covariance is not finite: the squared scale "
-    "of the data overflows float64 (values beyond about 1e150). Scale the input data."
-)
-
-Chunks = Iterable[np.ndarray]
+NO_WEIGHT = np.empty(0)
 
 
 def array_chunks(X: np.ndarray, chunk_size: int) -> Iterator[np.ndarray]:
@@ -46,6 +43,18 @@ def array_chunks(X: np.ndarray, chunk_size: int) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(X[start : start + chunk_size])
 
 
+def check_finite(chunk: np.ndarray, start: int, name: str, index: int | None = None) -> None:
+    """Raise a ValueError naming the row and column of the first NaN or inf in chunk
+    (rows from start of the data called name; index: the chunk's number in its pass)."""
+    bad = K.first_nonfinite(chunk)
+    if bad < 0:
+        return
+    column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
+    where = "" if index is None else f" (chunk {index}, row {bad} of the chunk)"
+    raise ValueError(f"{name} contains NaN or inf: row {start + bad}, column {column} holds "
+                     f"{chunk[bad, column]}{where}")
+
+
 @dataclass
 class Params:
     """A Gaussian mixture in scikit-learn's conventions for ``covariance_type``."""
@@ -53,145 +62,73 @@ class Params:
     covariance_type: str
     weights: np.ndarray  # (K,)
     means: np.ndarray  # (K, D)
-    covariances: np.ndarray | None  # full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
+    covariances: np.ndarray  # full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
     precisions_cholesky: np.ndarray  # same shape as covariances; upper-triangular factors
 
     @property
+    def cov(self):
+        """The covariance type's object (fastem._covariance)."""
+        return covariance(self.covariance_type)
+
+    @property
     def precisions(self) -> np.ndarray:
-        P = self.precisions_cholesky
-        if self.covariance_type == "full":
-            return P @ np.swapaxes(P, 1, 2)
-        if self.covariance_type == "tied":
-            return P @ P.T
-        return P**2
+        return self.cov.precisions(self.precisions_cholesky)
+
+
+def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Upper-triangular P with P P^T = inverse(covariance), as scikit-learn computes it."""
+    if not np.all(np.isfinite(covariances)):
+        raise ValueError(NON_FINITE_COVARIANCE)
+    return covariance(covariance_type).precision_cholesky(covariances)
+
+
+def params_from_precisions(covariance_type: str, weights, means, precisions) -> Params:
+    """Params with the given precisions (the inverse covariances)."""
+    cov = covariance(covariance_type)
+    P = cov.cholesky_from_precisions(precisions)
+    return Params(covariance_type, weights, means, cov.covariances_from_cholesky(P), P)
 
 
 @dataclass
 class KernelParams:
-    """Params laid out for the kernels (see _kernels.drivers for the meaning)."""
+    """Params laid out for the kernels (see _kernels.drivers for the meaning), in dtype:
+    the precision a pass computes in."""
 
+    covariance_type: str
     family: int
     loc: np.ndarray
     center: np.ndarray
     prec: np.ndarray
     log_norm: np.ndarray
-    shift: np.ndarray  # (K, D): the centres the statistics are taken around
+    shift: np.ndarray  # (K, D) float64: the centres the statistics are taken around
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.loc.dtype
 
     @classmethod
     def from_params(cls, params: Params, dtype=np.float64) -> KernelParams:
-        """The kernels' arrays in dtype (the data's precision). The statistics' shift is
-        the means (the tied centre; full: the centre plus the means' offsets from it) as
-        rounded to dtype, so that the M-step adds the shifted moments to exactly the point
-        they were taken around."""
-        cov_type, P = params.covariance_type, params.precisions_cholesky
+        """The kernels' arrays in dtype. The statistics' shift is the means (the tied
+        centre; full: the centre plus the means' offsets from it) as rounded to dtype, so
+        that the M-step adds the shifted moments to exactly the point they were taken
+        around."""
         dtype = np.dtype(dtype)
+        cov = params.cov
         means = np.asarray(params.means, dtype=np.float64)
-        n_components, n_features = means.shape
         rounded = means.astype(dtype).astype(np.float64)
-        center = np.zeros(n_features)
-        loc, shift = rounded, rounded
-        if cov_type == "full":
-            # the kernels centre rows on c and take moments around c + (mu_k - c). Not float32
-            # rows: centring rounds each by eps |x - c|, which near-singular components feel
-            # in float32 (x - mu_k of a row near mu_k is exact); see _kernels.full.full_log_prob
-            if dtype == np.float64:
-                center = means.mean(axis=0)
-            shift = center + (rounded.astype(dtype) - center.astype(dtype)).astype(np.float64)
-            prec = P
-            log_det = np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)
-        elif cov_type == "tied":
-            center = means.mean(axis=0).astype(dtype).astype(np.float64)
-            loc = (means - center) @ P
-            shift = np.broadcast_to(center, means.shape)
-            prec = P[None]
-            log_det = np.full(n_components, np.log(np.diag(P)).sum())
-        elif cov_type == "diag":
-            prec = P[:, None, :]
-            log_det = np.log(P).sum(axis=1)
-        else:
-            prec = np.repeat(P[:, None, None], n_features, axis=2)
-            log_det = n_features * np.log(P)
+        loc, center, shift, prec, log_det = cov.layout(means, rounded, params.precisions_cholesky, dtype)
         with np.errstate(divide="ignore"):
             log_weights = np.log(params.weights)
-        log_norm = log_weights + log_det - 0.5 * n_features * LOG_2PI
+        log_norm = log_weights + log_det - 0.5 * means.shape[1] * LOG_2PI
         return cls(
-            FAMILY[cov_type],
+            cov.name,
+            cov.family,
             np.ascontiguousarray(loc, dtype=dtype),
-            center.astype(dtype),
+            np.ascontiguousarray(center, dtype=dtype),
             np.ascontiguousarray(prec, dtype=dtype),
             np.ascontiguousarray(log_norm, dtype=dtype),
             np.array(shift, dtype=np.float64),
         )
-
-
-@dataclass
-class Stats:
-    """Shifted sufficient statistics: s0 (K,) soft counts, s1 (K, D) sum r (x - shift_k),
-    s2 sum r (x - shift_k)(x - shift_k)^T (upper triangle; (K, D, D) full, (1, D, D) tied
-    summed over components, (K, 1, D) diagonal only), loglik sum w log p(x) under the
-    params of the pass, weight the total sample weight, n_rows the rows seen."""
-
-    shift: np.ndarray
-    s0: np.ndarray
-    s1: np.ndarray
-    s2: np.ndarray
-    loglik: float = 0.0
-    weight: float = 0.0
-    n_rows: int = 0
-    worst: np.ndarray | None = field(default=None, compare=False)  # [log p, row, x...] of the least likely row
-
-    @classmethod
-    def zeros(cls, covariance_type: str, shift: np.ndarray) -> Stats:
-        n_components, n_features = shift.shape
-        s2_shape = {
-            "full": (n_components, n_features, n_features),
-            "tied": (1, n_features, n_features),
-        }.get(covariance_type, (n_components, 1, n_features))
-        return cls(shift, np.zeros(n_components), np.zeros((n_components, n_features)), np.zeros(s2_shape))
-
-    def add_chunk_count(self, chunk: np.ndarray, weight: np.ndarray) -> None:
-        self.n_rows += chunk.shape[0]
-        self.weight += float(weight.sum()) if weight.size else float(chunk.shape[0])
-
-    def rebased(self, shift: np.ndarray) -> Stats:
-        """The same statistics taken around shift (K, D) instead (for tied, every row of
-        shift must be the same point): with a = x - old and d = old - new,
-        sum r (a + d) = s1 + s0 d and sum r (a + d)(a + d)^T = s2 + s1 d^T + d s1^T + s0 d d^T."""
-        d = self.shift - shift
-        s1 = self.s1 + self.s0[:, None] * d
-        if self.s2.shape[1] == 1:  # diagonal family
-            s2 = self.s2 + (2.0 * d * self.s1 + self.s0[:, None] * d**2)[:, None, :]
-        elif self.s2.shape[0] == 1:  # tied: one global shift, s2 summed over components
-            d0, t1, t0 = d[0], self.s1.sum(axis=0), self.s0.sum()
-            s2 = _symmetric(self.s2) + (np.outer(t1, d0) + np.outer(d0, t1) + t0 * np.outer(d0, d0))[None]
-        else:
-            s2 = (_symmetric(self.s2) + self.s1[:, :, None] * d[:, None, :] + d[:, :, None] * self.s1[:, None, :]
-                  + self.s0[:, None, None] * d[:, :, None] * d[:, None, :])
-        return Stats(np.array(shift, dtype=np.float64), self.s0.copy(), s1, s2, self.loglik, self.weight,
-                     self.n_rows)
-
-    def blended(self, other: Stats, rho: float) -> Stats:
-        """(1 - rho) self + rho other, each per unit of weight, around other's shift:
-        the stepwise EM update (Cappe and Moulines 2009). The result has weight 1."""
-        mine = self.rebased(other.shift)
-        a, b = (1.0 - rho) / self.weight, rho / other.weight
-        return Stats(
-            other.shift, a * mine.s0 + b * other.s0, a * mine.s1 + b * other.s1, a * mine.s2 + b * other.s2,
-            a * mine.loglik + b * other.loglik, 1.0, self.n_rows + other.n_rows,
-        )
-
-
-def chunk_weights(sample_weight: np.ndarray | None, start: int, stop: int) -> np.ndarray:
-    if sample_weight is None:
-        return np.empty(0)
-    return sample_weight[start:stop]
-
-
-def _raise_non_finite(chunk_index: int, start: int, what: str) -> None:
-    raise FloatingPointError(
-        f"the {what} became non-finite in chunk {chunk_index} (rows from {start}): "
-        "the data overflows float64 in the model's scale; rescale X or increase reg_covar"
-    )
 
 
 def compute_dtype(params: Params, data_dtype: np.dtype) -> np.dtype:
@@ -201,142 +138,446 @@ def compute_dtype(params: Params, data_dtype: np.dtype) -> np.dtype:
     (say 1e4 +- 1e-3) computes in float64, chunk by converted chunk."""
     if np.dtype(data_dtype) != np.float32:
         return np.dtype(np.float64)
-    P = params.precisions_cholesky
-    if params.covariance_type in ("full", "tied"):
-        stack = P if params.covariance_type == "full" else P[None]
-        largest = max(np.linalg.norm(p, 2) for p in stack)  # 1 / the smallest standard deviation
-    else:
-        largest = float(np.max(P))
+    largest = params.cov.largest_precision(params.precisions_cholesky)  # 1 / the smallest standard deviation
     moved = float(np.max(np.abs(params.means))) * 2.0**-24
     return np.dtype(np.float32) if moved * largest <= 1e-3 else np.dtype(np.float64)
 
 
-def em_pass(chunks: Chunks, params: Params, sample_weight: np.ndarray | None = None) -> Stats:
-    """One fused E-step and M-step accumulation over all chunks: Stats under params."""
-    kp = stats = None
-    start = 0
-    for index, chunk in enumerate(chunks):
-        if kp is None:  # the first chunk tells the data's precision
-            dtype = compute_dtype(params, chunk.dtype)
-            kp = KernelParams.from_params(params, dtype)
-            stats = Stats.zeros(params.covariance_type, kp.shift)
-            stats.worst = np.full(2 + kp.loc.shape[1], np.inf)
-            stats.worst[1] = -1
-        chunk = chunk.astype(dtype, copy=False)
-        stop = start + chunk.shape[0]
-        weight = chunk_weights(sample_weight, start, stop)
+@dataclass
+class Stats:
+    """Shifted sufficient statistics of covariance_type: s0 (K,) soft counts, s1 (K, D)
+    sum r (x - shift_k), s2 sum r (x - shift_k)(x - shift_k)^T in the type's layout (upper
+    triangle; (K, D, D) full, (1, D, D) tied summed over components, (K, 1, D) diagonal
+    only), loglik sum w log p(x) under the params of the pass, weight the total sample
+    weight, n_rows the rows seen, worst [log p, row, x...] of the least likely row."""
+
+    covariance_type: str
+    shift: np.ndarray
+    s0: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    loglik: float = 0.0
+    weight: float = 0.0
+    n_rows: int = 0
+    worst: np.ndarray | None = field(default=None, compare=False)
+
+    @classmethod
+    def zeros(cls, covariance_type: str, shift: np.ndarray) -> Stats:
+        n_components, n_features = shift.shape
+        s2 = np.zeros(covariance(covariance_type).s2_shape(n_components, n_features))
+        return cls(covariance_type, np.array(shift, dtype=np.float64), np.zeros(n_components),
+                   np.zeros((n_components, n_features)), s2)
+
+    def add_chunk_count(self, chunk: np.ndarray, weight: np.ndarray) -> None:
+        self.n_rows += chunk.shape[0]
+        self.weight += float(weight.sum()) if weight.size else float(chunk.shape[0])
+
+    def __add__(self, other: Stats) -> Stats:
+        """The Stats of two pieces of data (taken around the same shift)."""
+        worst = self.worst if other.worst is None or (self.worst is not None and self.worst[0] <= other.worst[0]) \
+            else other.worst
+        return Stats(self.covariance_type, self.shift, self.s0 + other.s0, self.s1 + other.s1, self.s2 + other.s2,
+                     self.loglik + other.loglik, self.weight + other.weight, self.n_rows + other.n_rows, worst)
+
+    def rebased(self, shift: np.ndarray) -> Stats:
+        """The same statistics taken around shift (K, D) instead (for tied, every row of
+        shift must be the same point): with a = x - old and d = old - new,
+        sum r (a + d) = s1 + s0 d and sum r (a + d)(a + d)^T = s2 + s1 d^T + d s1^T + s0 d d^T."""
+        d = self.shift - shift
+        s1 = self.s1 + self.s0[:, None] * d
+        s2 = covariance(self.covariance_type).rebase_s2(self.s0, self.s1, self.s2, d)
+        return Stats(self.covariance_type, np.array(shift, dtype=np.float64), self.s0.copy(), s1, s2, self.loglik,
+                     self.weight, self.n_rows)
+
+    def blended(self, other: Stats, rho: float) -> Stats:
+        """(1 - rho) self + rho other, each per unit of weight, around other's shift:
+        the stepwise EM update (Cappe and Moulines 2009). The result has weight 1."""
+        mine = self.rebased(other.shift)
+        a, b = (1.0 - rho) / self.weight, rho / other.weight
+        return Stats(
+            self.covariance_type, other.shift, a * mine.s0 + b * other.s0, a * mine.s1 + b * other.s1,
+            a * mine.s2 + b * other.s2, a * mine.loglik + b * other.loglik, 1.0, self.n_rows + other.n_rows,
+        )
+
+
+def _raise_non_finite(start: int, what: str) -> None:
+    raise FloatingPointError(
+        f"the {what} became non-finite in the chunk from row {start}: "
+        "the data overflows float64 in the model's scale; rescale X or increase reg_covar"
+    )
+
+
+# ------------------------------------------------------------------------ the guard
+def guard_chunk(X: np.ndarray, weight: np.ndarray, n_features: int, dtype: np.dtype) -> None:
+    """What every kernel call relies on and does not check: X (rows, n_features)
+    C-contiguous in dtype, weight (rows,) float64 or (0,)."""
+    if X.ndim != 2 or X.shape[1] != n_features or X.dtype != dtype or not X.flags.c_contiguous:
+        raise RuntimeError(f"internal error: a chunk of shape {X.shape}, {X.dtype}, reached a kernel "
+                           f"expecting (rows, {n_features}) C-contiguous {dtype}")
+    if weight.dtype != np.float64 or weight.shape not in ((0,), (X.shape[0],)):
+        raise RuntimeError(f"internal error: weights of shape {weight.shape} for a chunk of {X.shape[0]} rows")
+
+
+def _typed(X: np.ndarray, kp: KernelParams, weight: np.ndarray) -> np.ndarray:
+    X = np.ascontiguousarray(X, dtype=kp.dtype)
+    guard_chunk(X, weight, kp.loc.shape[1], kp.dtype)
+    return X
+
+
+# ------------------------------------------------------------------------ tasks
+class Task:
+    """A pass, reduced in pieces (a local pass is one piece; a Dask pass one a block).
+    begin(payload, start) makes the accumulator of the piece whose first row is start;
+    chunk(acc, X, weight, start, payload) adds chunk X (rows from start; weight (rows,)
+    or (0,) for unit weights) into it; add(a, b) adds two pieces' accumulators, a the
+    earlier. The methods are static: tasks travel to Dask workers by reference."""
+
+    @staticmethod
+    def begin(payload, start: int):
+        raise NotImplementedError
+
+    @staticmethod
+    def chunk(acc, X: np.ndarray, weight: np.ndarray, start: int, payload) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def add(a, b):
+        return a + b
+
+
+class EMStats(Task):
+    """The fused E-step and M-step accumulation: Stats under the KernelParams payload."""
+
+    @staticmethod
+    def begin(kp: KernelParams, start: int) -> Stats:
+        stats = Stats.zeros(kp.covariance_type, kp.shift)
+        stats.worst = np.full(2 + kp.loc.shape[1], np.inf)
+        stats.worst[1] = -1
+        return stats
+
+    @staticmethod
+    def chunk(stats: Stats, X: np.ndarray, weight: np.ndarray, start: int, kp: KernelParams) -> None:
+        X = _typed(X, kp, weight)
         worst = stats.worst.copy()
         worst[1] = -1
-        ll = K.em_accumulate(
-            chunk, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1, stats.s2, worst
-        )
+        ll = K.em_accumulate(X, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1,
+                             stats.s2, worst)
         if not np.isfinite(ll):
-            _raise_non_finite(index, start, "log-likelihood")
+            _raise_non_finite(start, "log-likelihood")
         if worst[1] >= 0:
             worst[1] += start
             stats.worst = worst
         stats.loglik += ll
-        stats.add_chunk_count(chunk, weight)
-        start = stop
-    if stats is None:
-        raise ValueError("no data: the pass yielded no chunk")
-    return stats
+        stats.add_chunk_count(X, weight)
 
 
-def resp_pass(
-    chunks: Chunks,
-    covariance_type: str,
-    center: np.ndarray,
-    resp_of: Callable[[int, np.ndarray], np.ndarray],
-    n_components: int,
-    sample_weight: np.ndarray | None = None,
-) -> Stats:
-    """Stats around the global centre (D,) under given responsibilities:
-    resp_of(start_row, chunk) -> (rows, K)."""
-    family = FAMILY[covariance_type]
-    stats = None
+@dataclass(frozen=True)
+class RespSpec:
+    """Responsibilities of an initialisation: how is 'labels' (data: k-means centres
+    (K, D), each row to its nearest), 'seeds' (data: the global row of each component's
+    one seed row), 'random' (data: {piece start: RandomState state}, uniform draws in row
+    order, as scikit-learn's one draw for all rows) or 'given' (data: an (n, K) array).
+    The statistics are taken around center (D,) as rounded to dtype, the data's type."""
+
+    covariance_type: str
+    n_components: int
+    center: np.ndarray
+    dtype: np.dtype
+    how: str
+    data: object
+
+    @property
+    def typed_center(self) -> np.ndarray:
+        return np.asarray(self.center, dtype=np.float64).astype(self.dtype)
+
+
+class RespStats(Task):
+    """Stats around a global centre under responsibilities given by a RespSpec."""
+
+    @staticmethod
+    def begin(spec: RespSpec, start: int):
+        rng = None
+        if spec.how == "random":
+            rng = np.random.RandomState()
+            rng.set_state(spec.data[start])
+        shift = np.tile(spec.typed_center, (spec.n_components, 1))
+        return Stats.zeros(spec.covariance_type, shift.astype(np.float64)), rng
+
+    @staticmethod
+    def chunk(acc, X, weight, start, spec: RespSpec) -> None:
+        stats, rng = acc
+        X = np.ascontiguousarray(X, dtype=spec.dtype)
+        center = spec.typed_center
+        guard_chunk(X, weight, center.shape[0], X.dtype)
+        resp = np.ascontiguousarray(_responsibilities(spec, rng, start, X), dtype=np.float64)
+        if resp.shape != (X.shape[0], spec.n_components):
+            raise RuntimeError(f"internal error: responsibilities {resp.shape} for a chunk of {X.shape[0]} rows")
+        shift = np.tile(center, (spec.n_components, 1))
+        K.resp_accumulate(X, weight, covariance(spec.covariance_type).family, resp, shift, center, stats.s0,
+                          stats.s1, stats.s2)
+        stats.add_chunk_count(X, weight)
+
+    @staticmethod
+    def add(a, b):
+        return a[0] + b[0], None
+
+
+def _responsibilities(spec: RespSpec, rng, start: int, X: np.ndarray) -> np.ndarray:
+    rows, n_components = X.shape[0], spec.n_components
+    if spec.how == "random":
+        resp = rng.uniform(size=(rows, n_components)).astype(X.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        return resp
+    if spec.how == "seeds":
+        seeds = np.asarray(spec.data)
+        resp = np.zeros((rows, n_components))
+        inside = (seeds >= start) & (seeds < start + rows)
+        resp[seeds[inside] - start, np.flatnonzero(inside)] = 1.0
+        return resp
+    if spec.how == "labels":
+        centers = np.asarray(spec.data, dtype=np.float64)
+        labels = np.empty(rows, dtype=np.int64)
+        K.lloyd_accumulate(np.ascontiguousarray(X), NO_WEIGHT, centers, np.zeros(n_components), np.zeros_like(centers),
+                           labels)
+        resp = np.zeros((rows, n_components))
+        resp[np.arange(rows), labels] = 1.0
+        return resp
+    return np.asarray(spec.data)[start : start + rows]
+
+
+class LloydSums(Task):
+    """One Lloyd iteration's (weighted counts (K,), sums of x - centre (K, D)) around the
+    payload's centres (K, D) float64."""
+
+    @staticmethod
+    def begin(centers: np.ndarray, start: int):
+        return np.zeros(centers.shape[0]), np.zeros_like(centers)
+
+    @staticmethod
+    def chunk(acc, X, weight, start, centers) -> None:
+        guard_chunk(X, weight, centers.shape[1], X.dtype)
+        K.lloyd_accumulate(X, weight, centers, acc[0], acc[1], np.empty(0, dtype=np.int64))
+
+    @staticmethod
+    def add(a, b):
+        return a[0] + b[0], a[1] + b[1]
+
+
+def score_rows(X: np.ndarray, kp: KernelParams, what: str, out: np.ndarray) -> None:
+    """Per row of chunk X into out: 'density' log p(x) (n,), 'labels' the most probable
+    component (n,), 'proba' p(k | x) (n, K)."""
+    X = _typed(X, kp, NO_WEIGHT)
+    n, n_components = X.shape[0], kp.loc.shape[0]
+    expected = (n, n_components) if what == "proba" else (n,)
+    if out.shape != expected or not out.flags.c_contiguous:
+        raise RuntimeError(f"internal error: an output of shape {out.shape} for {what} of {n} rows")
+    density = out if what == "density" else np.empty(n)
+    labels = out if what == "labels" else np.empty(n, dtype=np.int64)
+    resp = out if what == "proba" else np.empty((0, n_components))
+    K.score(X, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, density, labels, resp)
+
+
+SCORES = {"density": np.float64, "labels": np.int64, "proba": np.float64}
+
+
+def reduce_chunks(task: type[Task], payload, items: Iterable[tuple[int, np.ndarray, np.ndarray]], start: int = 0):
+    """One piece of a pass: task over items, (start row, chunk, weight) in row order."""
+    acc = task.begin(payload, start)
+    for chunk_start, chunk, weight in items:
+        task.chunk(acc, chunk, weight, chunk_start, payload)
+    return acc
+
+
+# ------------------------------------------------------------------------ the local backend
+class LocalBackend:
+    """The engine's view of a source (anything with ``chunks()``, ``name``,
+    ``n_features``, ``dtype``, ``n_samples``: fastem.sources) in this process: each pass
+    reads the source's chunks (prefetched, with a progress bar if asked) and runs the task
+    over them in row order. Every pass is checked against the first: a source that yields
+    more or fewer rows, or chunks of another width, is an error naming it and the pass."""
+
+    piece_starts = (0,)
+
+    def __init__(self, source, sample_weight: np.ndarray | None = None, progress: bool = False):
+        self.source = source
+        self.name, self.n_features, self.dtype = source.name, source.n_features, source.dtype
+        self.n_samples = source.n_samples
+        self.feature_names = getattr(source, "feature_names", None)
+        self.sample_weight = sample_weight
+        self.progress = progress
+        self.passes = 0
+
+    @property
+    def reiterable(self) -> bool:
+        return self.source.reiterable
+
+    def count(self) -> int:
+        """n_samples, by a pass over the data where the source cannot tell without one."""
+        if self.n_samples is None:
+            for _ in self._items("counting rows"):
+                pass
+        return self.n_samples
+
+    def _items(self, description: str | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(start, chunk, weight) of a new pass, each chunk guarded."""
+        self.passes += 1
+        number, chunks = self.passes, self.source.chunks()
+        if self.progress:
+            from ._progress import progress_bar
+
+            chunks = progress_bar(chunks, self.n_samples, description or f"pass {number}")
+        start, expected = 0, self.n_samples
+        for chunk in chunks:
+            stop = start + chunk.shape[0]
+            if chunk.ndim != 2 or chunk.shape[1] != self.n_features:
+                raise ValueError(f"{self.name} changed between passes: pass {number} yielded a chunk of shape "
+                                 f"{chunk.shape} at row {start}, but it has {self.n_features} features")
+            if expected is not None and stop > expected:
+                raise ValueError(f"{self.name} changed between passes: pass {number} yielded more than the "
+                                 f"{expected:,} rows it had")
+            weight = NO_WEIGHT if self.sample_weight is None else self.sample_weight[start:stop]
+            guard_chunk(chunk, weight, self.n_features, self.dtype)
+            yield start, chunk, weight
+            start = stop
+        if expected is not None and start != expected:
+            raise ValueError(f"{self.name} changed between passes: pass {number} yielded {start:,} rows, "
+                             f"not the {expected:,} it had")
+        if expected is None:  # the first full pass tells the rows; later passes (and backends) must agree
+            self.n_samples = self.source.n_samples = start
+
+    def reduce(self, task: type[Task], payload, description: str | None = None):
+        return reduce_chunks(task, payload, self._items(description))
+
+    def map_rows(self, fn: Callable, payload, width: int | None, dtype) -> np.ndarray:
+        """fn(chunk, payload, out) for every chunk, out its rows of the (n,) or (n, width) result."""
+        tail = () if width is None else (width,)
+        if self.n_samples is not None:
+            result = np.empty((self.n_samples, *tail), dtype=dtype)
+            for start, chunk, _ in self._items("scoring"):
+                fn(chunk, payload, result[start : start + chunk.shape[0]])
+            return result
+        parts = []  # a one-shot stream of unknown length: one pass, parts joined
+        for _, chunk, _ in self._items("scoring"):
+            parts.append(np.empty((chunk.shape[0], *tail), dtype=dtype))
+            fn(chunk, payload, parts[-1])
+        return np.concatenate(parts)
+
+    def rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows at sorted global indices as float64 (m, D), and their weights (m,)."""
+        parts = []
+        for start, chunk, _ in self._items("sampling rows"):
+            lo, hi = np.searchsorted(index, [start, start + chunk.shape[0]])
+            parts.append(np.asarray(chunk[index[lo:hi] - start], dtype=np.float64))
+        weight = np.ones(index.size) if self.sample_weight is None else self.sample_weight[index]
+        return np.concatenate(parts), weight
+
+    def head(self, n: int) -> np.ndarray:
+        """The first min(n, n_samples) rows as float64."""
+        parts, have = [], 0
+        chunks = self.source.chunks()
+        try:
+            for chunk in chunks:
+                parts.append(np.asarray(chunk[: n - have], dtype=np.float64))
+                have += parts[-1].shape[0]
+                if have >= n:
+                    break
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return np.concatenate(parts)
+
+
+def em_stats(backend, params: Params) -> Stats:
+    """One EM pass over the backend's data: Stats under params."""
+    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+    return backend.reduce(EMStats, kp)
+
+
+def score(backend, params: Params, what: str) -> np.ndarray:
+    """One pass of per-row results ('density', 'labels' or 'proba', see score_rows)."""
+    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+    width = params.weights.size if what == "proba" else None
+    return backend.map_rows(score_rows_of(what), kp, width, SCORES[what])
+
+
+def score_rows_of(what: str) -> Callable:
+    return {"density": _density, "labels": _labels, "proba": _proba}[what]
+
+
+def _density(X, kp, out):
+    score_rows(X, kp, "density", out)
+
+
+def _labels(X, kp, out):
+    score_rows(X, kp, "labels", out)
+
+
+def _proba(X, kp, out):
+    score_rows(X, kp, "proba", out)
+
+
+# ------------------------------------------------------------------------ chunk-level helpers
+def _items_of(chunks: Iterable[np.ndarray], sample_weight: np.ndarray | None):
     start = 0
     for chunk in chunks:
-        if stats is None:  # the centre as rounded to the data's precision: exactly the shift used
-            typed_center = np.asarray(center, dtype=np.float64).astype(chunk.dtype)
-            typed_shift = np.tile(typed_center, (n_components, 1))
-            stats = Stats.zeros(covariance_type, typed_shift.astype(np.float64))
         stop = start + chunk.shape[0]
-        weight = chunk_weights(sample_weight, start, stop)
-        resp = np.ascontiguousarray(resp_of(start, chunk), dtype=np.float64)
-        K.resp_accumulate(chunk, weight, family, resp, typed_shift, typed_center, stats.s0, stats.s1, stats.s2)
-        stats.add_chunk_count(chunk, weight)
+        yield start, chunk, NO_WEIGHT if sample_weight is None else np.asarray(sample_weight[start:stop], np.float64)
         start = stop
-    if stats is None:
+
+
+def em_pass(chunks: Iterable[np.ndarray], params: Params, sample_weight: np.ndarray | None = None) -> Stats:
+    """EMStats over chunks in this process (the first chunk tells the data's type)."""
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
         raise ValueError("no data: the pass yielded no chunk")
-    return stats
+    kp = KernelParams.from_params(params, compute_dtype(params, first.dtype))
+    return reduce_chunks(EMStats, kp, _items_of(_chained(first, chunks), sample_weight))
 
 
-def _symmetric(upper: np.ndarray) -> np.ndarray:
-    """Full symmetric matrices (..., D, D) from their upper triangles."""
-    lower = np.tril(np.swapaxes(upper, -1, -2), -1)
-    return np.triu(upper) + lower
+def _chained(first, rest):
+    yield first
+    yield from rest
 
 
-def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
-    """Upper-triangular P with P P^T = inverse(covariance), as scikit-learn computes it."""
-    if not np.all(np.isfinite(covariances)):
-        raise ValueError(NON_FINITE_COVARIANCE)
-    if covariance_type in ("full", "tied"):
-        stack = covariances if covariance_type == "full" else covariances[None]
-        n_features = stack.shape[-1]
-        out = np.empty_like(stack)
-        for k, cov in enumerate(stack):
-            try:
-                cov_chol = linalg.cholesky(cov, lower=True)
-            except linalg.LinAlgError:
-                raise ValueError(ILL_DEFINED_COVARIANCE) from None
-            out[k] = linalg.solve_triangular(cov_chol, np.eye(n_features), lower=True).T
-        return out if covariance_type == "full" else out[0]
-    if np.any(covariances <= 0.0):
-        raise ValueError(ILL_DEFINED_COVARIANCE)
-    return 1.0 / np.sqrt(covariances)
+def resp_pass(chunks: Iterable[np.ndarray], covariance_type: str, center: np.ndarray, resp: np.ndarray,
+              sample_weight: np.ndarray | None = None) -> Stats:
+    """RespStats over chunks under given responsibilities resp (n, K), around center (D,)."""
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        raise ValueError("no data: the pass yielded no chunk")
+    spec = RespSpec(covariance_type, resp.shape[1], np.asarray(center, dtype=np.float64), first.dtype, "given", resp)
+    return reduce_chunks(RespStats, spec, _items_of(_chained(first, chunks), sample_weight))[0]
 
 
-def precision_cholesky_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
-    """Upper-triangular P with P P^T = precisions (reverse-order Cholesky)."""
-    if covariance_type == "full":
-        return np.stack([np.linalg.cholesky(p[::-1, ::-1])[::-1, ::-1] for p in precisions])
-    if covariance_type == "tied":
-        return np.linalg.cholesky(precisions[::-1, ::-1])[::-1, ::-1]
-    return np.sqrt(precisions)
+def score_pass(chunks: Iterable[np.ndarray], params: Params, n_samples: int, with_resp: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """log p(x) (n,), labels (n,) and, if asked, responsibilities (n, K) over chunks."""
+    chunks = list(chunks)
+    if sum(c.shape[0] for c in chunks) != n_samples:
+        raise ValueError(f"the chunks hold {sum(c.shape[0] for c in chunks)} rows, not {n_samples}")
+    kp = KernelParams.from_params(params, compute_dtype(params, chunks[0].dtype))
+    out = {what: np.empty((n_samples, params.weights.size) if what == "proba" else n_samples, dtype=SCORES[what])
+           for what in (("density", "labels", "proba") if with_resp else ("density", "labels"))}
+    for start, chunk, _ in _items_of(chunks, None):
+        for what, result in out.items():
+            score_rows(chunk, kp, what, result[start : start + chunk.shape[0]])
+    return out["density"], out["labels"], out.get("proba")
 
 
-def covariances_from_precision_cholesky(P: np.ndarray, covariance_type: str) -> np.ndarray:
-    """The covariances whose precision Cholesky factors are P."""
-    if covariance_type == "full":
-        return np.stack([np.linalg.inv(p @ p.T) for p in P])
-    if covariance_type == "tied":
-        return np.linalg.inv(P @ P.T)
-    return 1.0 / P**2
-
-
-def m_step(
-    stats: Stats, covariance_type: str, reg_covar: float, eps: float, weights_over: float | None = None
-) -> Params:
+# ------------------------------------------------------------------------ the M-step
+def m_step(stats: Stats, covariance_type: str, reg_covar: float, eps: float, weights_over: float | None = None
+           ) -> Params:
     """Params from Stats. eps (10 machine epsilons of the data type, as scikit-learn) keeps
     empty components finite; weights are nk / sum(nk), or nk / weights_over if given."""
+    if stats.covariance_type != covariance_type:
+        raise ValueError(f"statistics of {stats.covariance_type} covariances given to a {covariance_type} M-step")
     nk = stats.s0 + eps
     delta = stats.s1 / nk[:, None]
     means = stats.shift + delta
-    n_features = means.shape[1]
-    if covariance_type == "full":
-        scatter = _symmetric(stats.s2) / nk[:, None, None]
-        cov = scatter - delta[:, :, None] * delta[:, None, :]
-        cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
-    elif covariance_type == "tied":
-        between = np.einsum("k,ki,kj->ij", nk, delta, delta)
-        cov = (_symmetric(stats.s2[0]) - between) / nk.sum()
-        cov.flat[:: n_features + 1] += reg_covar
-    else:
-        cov = stats.s2[:, 0, :] / nk[:, None] - delta**2 + reg_covar
-        if covariance_type == "spherical":
-            cov = cov.mean(axis=1)
+    cov = covariance(covariance_type).m_step(nk, delta, stats.s2, reg_covar)
     weights = nk / (nk.sum() if weights_over is None else weights_over)
     return Params(covariance_type, weights, means, cov, precision_cholesky(cov, covariance_type))
 
@@ -349,71 +590,48 @@ COLLAPSE_POLICIES = ("reseed", "drop", "ignore")
 
 
 def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float, n_iter: int) -> Params:
-    """Handle components whose soft count (sample-weighted rows) in stats is below
-    threshold, with a CollapseWarning: 'reseed' moves the first of them to the least
-    likely row of the pass (the most poorly explained point), with the weight of
-    threshold rows and the weighted mean covariance of the others; 'drop' removes them
-    (the model then has fewer components); 'ignore' keeps them as scikit-learn does
-    (their covariance is then reg_covar, never NaN)."""
-    collapsed = np.flatnonzero(stats.s0 < threshold)
+    """Handle components whose soft count in stats is below threshold rows (threshold
+    is in rows: it is scaled by the mean sample weight, so that multiplying every weight by
+    a constant changes nothing), with a CollapseWarning: 'reseed' moves the first of them
+    to the least likely row of the pass (the most poorly explained point), with the weight
+    of threshold rows and the weighted mean covariance of the others; 'drop' removes them
+    (the model then has fewer components); 'ignore' keeps them as scikit-learn does (their
+    covariance is then reg_covar, never NaN)."""
+    unit = stats.weight / max(stats.n_rows, 1)  # the weight of an average row
+    collapsed = np.flatnonzero(stats.s0 < threshold * unit)
     if policy == "ignore" or collapsed.size == 0:
         return params
-    cov_type = params.covariance_type
+    cov = params.cov
     alive = np.setdiff1d(np.arange(params.weights.size), collapsed)
-    counts = ", ".join(f"{k}: {stats.s0[k]:.3g}" for k in collapsed)
+    counts = ", ".join(f"{k}: {stats.s0[k] / unit:.3g}" for k in collapsed)
     if alive.size == 0:
-        raise ValueError(f"every component collapsed at iteration {n_iter} (soft counts {counts} < {threshold})")
+        raise ValueError(f"every component collapsed at iteration {n_iter} (soft counts in rows {counts} "
+                         f"< {threshold})")
     if policy == "drop":
-        pick = (lambda a: a) if cov_type == "tied" else (lambda a: a[alive])
         weights = params.weights[alive] / params.weights[alive].sum()
         warnings.warn(f"components {collapsed.tolist()} collapsed at iteration {n_iter} (soft counts {counts} "
                       f"< {threshold} rows) and were dropped: {alive.size} remain", CollapseWarning, stacklevel=3)
-        return Params(cov_type, weights, params.means[alive], pick(params.covariances),
-                      pick(params.precisions_cholesky))
+        return Params(cov.name, weights, params.means[alive], cov.select(params.covariances, alive),
+                      cov.select(params.precisions_cholesky, alive))
     if stats.worst is None or stats.worst[1] < 0:
         return params
     k = int(collapsed[0])
     weights, means = params.weights.copy(), params.means.copy()
     covariances, P = params.covariances.copy(), params.precisions_cholesky.copy()
     means[k] = stats.worst[2:]
-    weights[k] = threshold / stats.weight
+    weights[k] = threshold * unit / stats.weight
     weights /= weights.sum()
-    if cov_type != "tied":
+    if cov.name != "tied":
         share = params.weights[alive] / params.weights[alive].sum()
         covariances[k] = np.tensordot(share, params.covariances[alive], axes=1)
-        P[k] = precision_cholesky(covariances[k : k + 1], cov_type)[0]
-    warnings.warn(f"component {k} collapsed at iteration {n_iter} (soft count {stats.s0[k]:.3g} < {threshold} "
-                  f"rows): re-seeded at row {int(stats.worst[1])}, the most poorly explained", CollapseWarning,
-                  stacklevel=3)
-    return Params(cov_type, weights, means, covariances, P)
+        P[k] = precision_cholesky(covariances[k : k + 1], cov.name)[0]
+    warnings.warn(f"component {k} collapsed at iteration {n_iter} (soft count {stats.s0[k] / unit:.3g} < "
+                  f"{threshold} rows): re-seeded at row {int(stats.worst[1])}, the most poorly explained",
+                  CollapseWarning, stacklevel=3)
+    return Params(cov.name, weights, means, covariances, P)
 
 
-def score_pass(
-    chunks: Chunks, params: Params, n_samples: int, with_resp: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """log p(x) (n,), labels (n,) and, if asked, responsibilities (n, K) for every row."""
-    n_components = params.weights.size
-    log_density = np.empty(n_samples)
-    labels = np.empty(n_samples, dtype=np.int64)
-    resp = np.empty((n_samples, n_components)) if with_resp else None
-    no_resp = np.empty((0, n_components))
-    kernel_params = {}
-    start = 0
-    for chunk in chunks:
-        if chunk.dtype not in kernel_params:
-            kernel_params[chunk.dtype] = KernelParams.from_params(params, compute_dtype(params, chunk.dtype))
-        kp = kernel_params[chunk.dtype]
-        chunk = chunk.astype(kp.loc.dtype, copy=False)
-        stop = start + chunk.shape[0]
-        out_resp = resp[start:stop] if with_resp else no_resp
-        K.score(
-            chunk, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm,
-            log_density[start:stop], labels[start:stop], out_resp,
-        )
-        start = stop
-    return log_density, labels, resp
-
-
+# ------------------------------------------------------------------------ EM
 @dataclass
 class EMResult:
     params: Params
@@ -423,14 +641,8 @@ class EMResult:
     converged: bool
 
 
-def local_e_step(chunks_of: Callable[[], Chunks], sample_weight: np.ndarray | None = None
-                 ) -> Callable[[Params], Stats]:
-    """e_step for run_em: a pass over chunks_of() (a new pass every call) in this process."""
-    return lambda params: em_pass(chunks_of(), params, sample_weight)
-
-
 def run_em(
-    e_step: Callable[[Params], Stats],
+    backend,
     params: Params,
     *,
     tol: float,
@@ -445,8 +657,7 @@ def run_em(
 ) -> EMResult:
     """EM from params until the mean log-likelihood changes by less than tol, in
     scikit-learn's order: each iteration's lower bound is the mean log-likelihood of the
-    params before its M-step. e_step(params) returns the Stats of all the data under params
-    (local_e_step: a pass over chunks here; fastem.dask: a pass over a Dask array).
+    params before its M-step; each iteration is one em_stats pass over the backend.
 
     To resume a run, pass its params, lower_bound and lower_bounds after len(lower_bounds)
     iterations: the run goes on exactly as if it had not stopped. on_iteration(run, change,
@@ -456,7 +667,7 @@ def run_em(
     n_iter = len(lower_bounds)
     for n_iter in range(len(lower_bounds) + 1, max_iter + 1):
         previous = lower_bound
-        stats = e_step(params)
+        stats = em_stats(backend, params)
         params = m_step(stats, params.covariance_type, reg_covar, eps)
         params = resolve_collapse(params, stats, on_collapse, collapse_threshold, n_iter)
         lower_bound = stats.loglik / stats.weight
@@ -469,3 +680,8 @@ def run_em(
         if converged:
             break
     return EMResult(params, lower_bound, lower_bounds, n_iter, converged)
+
+
+__all__ = ["COLLAPSE_POLICIES", "CollapseWarning", "EMResult", "KernelParams", "LocalBackend", "Params", "Stats",
+           "array_chunks", "check_finite", "compute_dtype", "em_pass", "em_stats", "m_step", "run_em", "score",
+           "symmetric"]

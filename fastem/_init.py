@@ -1,8 +1,9 @@
 """Initial parameters, computed in passes over chunks like EM itself, never needing the
 whole data in one array: scikit-learn's four methods, with fastem's own k-means.
 
-Every method yields responsibilities chunk by chunk and takes the Stats under them
-(around the first chunk's mean), then an M-step whose weights are nk / total weight,
+Every method runs against the engine's data backend (the same code for a local source
+and a Dask array): it gives responsibilities chunk by chunk and takes the Stats under
+them (around the mean of the first CENTER_ROWS rows), then an M-step whose weights are nk / total weight,
 as scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations: k-means++ and
 Lloyd on a sample of at most SEED_SAMPLE rows, SAMPLE_RESTARTS times, then Lloyd passes
 over all the data from the best; 'k-means++' and 'random_from_data' give each component one seed row;
@@ -19,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _kernels as K
-from ._engine import Chunks, Params, chunk_weights, m_step, resp_pass
+from ._engine import LloydSums, Params, RespSpec, RespStats, m_step, reduce_chunks
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SEED_SAMPLE = 100_000  # rows k-means++ seeding looks at, drawn uniformly from the data
@@ -43,25 +44,6 @@ def choose_rows(rng: np.random.RandomState, n: int, size: int) -> np.ndarray:
         t = int(rng.randint(0, j + 1))
         chosen.add(j if t in chosen else t)
     return rng.permutation(np.fromiter(chosen, dtype=np.int64, count=size))
-
-
-def sample_rows(
-    chunks: Chunks, n_samples: int, size: int, rng: np.random.RandomState, sample_weight: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A uniform sample without replacement of min(size, n_samples) rows, in row order:
-    (row indices, rows as float64 (m, D), their sample weights (m,))."""
-    if n_samples <= size:
-        index = np.arange(n_samples)
-    else:
-        index = np.sort(choose_rows(rng, n_samples, size))
-    parts, start = [], 0
-    for chunk in chunks:
-        stop = start + chunk.shape[0]
-        lo, hi = np.searchsorted(index, [start, stop])
-        parts.append(np.asarray(chunk[index[lo:hi] - start], dtype=np.float64))
-        start = stop
-    weight = np.ones(index.size) if sample_weight is None else np.asarray(sample_weight[index], dtype=np.float64)
-    return index, np.concatenate(parts), weight
 
 
 def kmeans_plusplus(
@@ -94,27 +76,16 @@ def kmeans_plusplus(
     return seeds
 
 
-def lloyd(
-    chunks_of: Callable[[], Chunks],
-    centers: np.ndarray,
-    sample_weight: np.ndarray | None,
-    tol: float,
-    max_iter: int = LLOYD_MAX_ITER,
-) -> np.ndarray:
-    """Lloyd iterations over all chunks from centers (K, D) until the summed squared
-    movement of the centres is at most tol (an empty cluster keeps its centre)."""
+def lloyd(sums_of: Callable[[np.ndarray], tuple], centers: np.ndarray, tol: float,
+          max_iter: int = LLOYD_MAX_ITER) -> np.ndarray:
+    """Lloyd iterations from centers (K, D) until the summed squared movement of the
+    centres is at most tol (an empty cluster keeps its centre). sums_of(centers) is one
+    LloydSums pass: (weighted counts (K,), sums of x - centre (K, D))."""
     centers = np.array(centers, dtype=np.float64)
-    no_labels = np.empty(0, dtype=np.int64)
     for _ in range(max_iter):
-        counts = np.zeros(centers.shape[0])
-        sums = np.zeros_like(centers)
-        start = 0
-        for chunk in chunks_of():
-            weight = chunk_weights(sample_weight, start, start + chunk.shape[0])
-            K.lloyd_accumulate(chunk, weight, centers, counts, sums, no_labels)
-            start += chunk.shape[0]
+        counts, sums = sums_of(centers)
         moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1e-300)[:, None], 0.0)
-        centers += moved
+        centers = centers + moved
         if np.sum(moved**2) <= tol:
             break
     return centers
@@ -131,7 +102,7 @@ def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray
     best, best_inertia, best_labels = None, np.inf, None
     for run in range(SAMPLE_RESTARTS):
         start = rows[seeds if run == 0 else kmeans_plusplus(rows, n_clusters, rng, weight)]
-        centers = lloyd(lambda: [rows], start, weight, tol)
+        centers = lloyd(lambda c: reduce_chunks(LloydSums, c, [(0, rows, weight)]), start, tol)
         labels = np.empty(rows.shape[0], dtype=np.int64)
         inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers), labels)
         # the first run stands even if overflow made its inertia NaN
@@ -146,72 +117,56 @@ def same_clustering(a: np.ndarray, b: np.ndarray) -> bool:
     return pairs == np.unique(a).size == np.unique(b).size
 
 
-def random_resp(rng: np.random.RandomState, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:
-    """Uniform random responsibilities, normalised per row in the data's precision, drawn
-    from rng chunk after chunk: the same numbers as scikit-learn's one draw for all rows."""
-
-    def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
-        resp = rng.uniform(size=(chunk.shape[0], n_components)).astype(chunk.dtype)
-        resp /= resp.sum(axis=1)[:, None]
-        return resp
-
-    return resp_of
-
-
-def seed_resp(seeds: np.ndarray, n_components: int) -> Callable[[int, np.ndarray], np.ndarray]:
-    """Responsibilities that give component c the one row seeds[c] (global row indices)."""
-
-    def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
-        resp = np.zeros((chunk.shape[0], n_components))
-        inside = (seeds >= start) & (seeds < start + chunk.shape[0])
-        resp[seeds[inside] - start, np.flatnonzero(inside)] = 1.0
-        return resp
-
-    return resp_of
+def random_states(rng: np.random.RandomState, piece_starts, n_samples: int, n_components: int) -> dict:
+    """{piece start: rng's state when its uniform draws for that row begin}, for
+    responsibilities drawn in row order as scikit-learn's one (n_samples, K) draw; rng
+    ends where that draw leaves it. The draws between pieces are made here and thrown
+    away, in bounded batches."""
+    states, at = {}, 0
+    for start in (*piece_starts, n_samples):
+        todo = (start - at) * n_components
+        while todo > 0:
+            step = min(todo, 1 << 20)
+            rng.random_sample(step)
+            todo -= step
+        at = start
+        if start < n_samples:
+            states[int(start)] = rng.get_state()
+    return states
 
 
-def nearest_center_resp(centers: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
-    """One-hot responsibilities: each row to its nearest k-means centre."""
-    n_components = centers.shape[0]
-    no_weight = np.empty(0)
-
-    def resp_of(start: int, chunk: np.ndarray) -> np.ndarray:
-        labels = np.empty(chunk.shape[0], dtype=np.int64)
-        K.lloyd_accumulate(chunk, no_weight, centers, np.zeros(n_components), np.zeros_like(centers), labels)
-        resp = np.zeros((labels.size, n_components))
-        resp[np.arange(labels.size), labels] = 1.0
-        return resp
-
-    return resp_of
+CENTER_ROWS = 4096  # the initial statistics are taken around the mean of the first rows
 
 
 def initial_params(
     method: str,
-    chunks_of: Callable[[], Chunks],
+    backend,
     *,
-    n_samples: int,
-    dtype: np.dtype,
     n_components: int,
     covariance_type: str,
     reg_covar: float,
     rng: np.random.RandomState,
-    sample_weight: np.ndarray | None = None,
 ) -> Params:
-    """Params from one of INIT_METHODS, consuming rng as scikit-learn does where it can."""
-    center = np.asarray(next(iter(chunks_of())), dtype=np.float64).mean(axis=0)
+    """Params from one of INIT_METHODS over the backend's data, consuming rng as
+    scikit-learn does where it can."""
+    n_samples = backend.n_samples
+    center = backend.head(CENTER_ROWS).mean(axis=0)
     if method == "random":
-        resp_of = random_resp(rng, n_components)
+        how, data = "random", random_states(rng, backend.piece_starts, n_samples, n_components)
     elif method == "random_from_data":
-        resp_of = seed_resp(choose_rows(rng, n_samples, n_components), n_components)
+        how, data = "seeds", choose_rows(rng, n_samples, n_components)
     else:
-        index, rows, weight = sample_rows(chunks_of(), n_samples, SEED_SAMPLE, rng, sample_weight)
+        index = np.arange(n_samples) if n_samples <= SEED_SAMPLE else np.sort(choose_rows(rng, n_samples,
+                                                                                          SEED_SAMPLE))
+        rows, weight = backend.rows(index)
         seeds = kmeans_plusplus(rows, n_components, rng, weight)
         if method == "k-means++":
-            resp_of = seed_resp(index[seeds], n_components)
+            how, data = "seeds", index[seeds]
         else:
             tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
             centers = best_sample_centers(rows, weight, seeds, n_components, rng, tol)
-            resp_of = nearest_center_resp(lloyd(chunks_of, centers, sample_weight, tol))
-    stats = resp_pass(chunks_of(), covariance_type, center, resp_of, n_components, sample_weight)
-    eps = 10 * np.finfo(dtype).eps
+            how, data = "labels", lloyd(lambda c: backend.reduce(LloydSums, c, "k-means"), centers, tol)
+    spec = RespSpec(covariance_type, n_components, center, backend.dtype, how, data)
+    stats = backend.reduce(RespStats, spec, "initialisation")[0]
+    eps = 10 * np.finfo(backend.dtype).eps
     return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)

@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ._engine import Params
-
 FORMAT = "fastem-model"
 FORMAT_VERSION = 1
 ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
@@ -95,8 +93,8 @@ def read_archive(path: Path, kind: str, file_format: str, required: tuple[str, .
     missing = sorted({*digests, *required} - contents.keys())
     if missing:
         raise ModelFileError(f"{path}: the {kind} is incomplete: array {missing[0]!r} is missing")
-    for name in contents:
-        if _digest(contents[name]) != digests.get(name):
+    for name, array in contents.items():
+        if _digest(array) != digests.get(name):
             raise ModelFileError(f"{path}: array {name!r} does not match its checksum: the file is corrupted")
     return header, contents
 
@@ -134,10 +132,8 @@ def save(model, path) -> Path:
     return write_archive(path, header, {name: np.asarray(a, dtype=np.float64) for name, a in arrays.items()})
 
 
-def load(path):
-    """Read a model written by save(). Never unpickles: loading cannot run code."""
-    from .mixture import GaussianMixture
-
+def read_model(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, arrays) of a model file, checked (see load)."""
     path = Path(path)
     header, contents = read_archive(path, "model", FORMAT, ARRAYS)
     version = header.get("format_version")
@@ -146,19 +142,4 @@ def load(path):
             f"{path} uses model format {version}, written by fastem {header.get('fastem_version')}; "
             f"this fastem reads format {FORMAT_VERSION} and older: upgrade fastem to load it"
         )
-    params = dict(header["params"])
-    params.update({name: contents[name] for name in INIT_ARRAYS if name in contents})
-    try:
-        model = GaussianMixture(**params)
-        model._check_params()
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the model's parameters are not valid: {exc}") from None
-    attributes = header["attributes"]
-    model.converged_ = bool(attributes["converged_"])
-    model.n_iter_ = int(attributes["n_iter_"])
-    model.lower_bound_ = float(attributes["lower_bound_"])
-    model.lower_bounds_ = [float(v) for v in attributes.get("lower_bounds_", [])]
-    model.n_features_in_ = int(attributes["n_features_in_"])
-    model._set_params(Params(model.covariance_type, contents["weights"], contents["means"],
-                             contents["covariances"], contents["precisions_cholesky"]))
-    return model
+    return header, contents

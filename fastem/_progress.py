@@ -8,9 +8,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 
+def bar(n_rows: int | None, description: str) -> tqdm:
+    """A tqdm bar counting rows (rows/s and time left), gone when closed."""
+    return tqdm(total=n_rows, desc=description, unit=" rows", unit_scale=True, leave=False, dynamic_ncols=True)
+
+
 def progress_bar(chunks: Iterable[np.ndarray], n_rows: int | None, description: str) -> Iterator[np.ndarray]:
-    """Yield chunks while a tqdm bar counts their rows (rows/s and time left)."""
-    with tqdm(total=n_rows, desc=description, unit=" rows", unit_scale=True, leave=False, dynamic_ncols=True) as bar:
+    """Yield chunks while a bar counts their rows."""
+    with bar(n_rows, description) as progress:
         for chunk in chunks:
             yield chunk
-            bar.update(chunk.shape[0])
+            progress.update(chunk.shape[0])

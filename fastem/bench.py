@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from ._covariance import COVARIANCE_TYPES, covariance
 
 
 def make_data(n: int, d: int, k: int, dtype: str, seed: int = 0) -> np.ndarray:
@@ -146,7 +146,7 @@ def machine_rates(dtype: str = "float64") -> dict:
 
 def multiply_adds(n: int, d: int, k: int, covariance_type: str) -> int:
     """The performance model's multiply-adds of one EM iteration."""
-    return {"full": n * k * d * (d + 3), "tied": n * (d * (d + 1) + 3 * k * d)}.get(covariance_type, 3 * n * k * d)
+    return covariance(covariance_type).multiply_adds(n, k, d)
 
 
 def floor_seconds(rates: dict, n: int, d: int, k: int, covariance_type: str, itemsize: int) -> float:
@@ -247,7 +247,7 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
         print(f"{n:>12,} {fast:>12.4f} {'' if slow is None else f'{slow:.4f}':>13}", flush=True)
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=110)
     for label, points in rows.items():
-        ns, ts = zip(*points)
+        ns, ts = zip(*points, strict=False)
         ax.loglog(ns, ts, "o-", label=label)
     ns = np.array([p[0] for p in rows["fastem"]], dtype=float)
     ax.loglog(ns, rows["fastem"][-1][1] * ns / ns[-1], ":", color="gray", label="linear in N")
@@ -282,8 +282,8 @@ def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5
     times = {1: [], all_threads: []}
     product = {1: [], all_threads: []}
     for _ in range(rounds):
-        for t in times:
-            times[t].append(seconds_per_iteration("fastem", X, k, covariance_type, init, 10, n_jobs=t))
+        for t, seconds in times.items():
+            seconds.append(seconds_per_iteration("fastem", X, k, covariance_type, init, 10, n_jobs=t))
             product[t].append(product_seconds(t))
     ratios = np.array(times[1]) / np.array(times[all_threads])
     machine = np.array(product[1]) / np.array(product[all_threads])

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from ._covariance import COVARIANCE_TYPES
 
 
 def _source_options(args) -> dict:
@@ -65,7 +65,7 @@ def _fit(args, k: int, data):
 
 def _summary(gm, data, seconds: float) -> str:
     n = data.count_rows()
-    bic = -2 * gm.lower_bound_ * n + gm._n_parameters() * np.log(n) if np.isfinite(gm.lower_bound_) else np.nan
+    bic = -2 * gm.lower_bound_ * n + gm.n_parameters() * np.log(n) if np.isfinite(gm.lower_bound_) else np.nan
     per_iter = seconds / max(gm.n_iter_, 1)
     return (
         f"fitted K={gm.n_components} {gm.covariance_type} on {n:,} rows x {data.n_features} features ({data.dtype})\n"
@@ -85,7 +85,7 @@ def cmd_fit(args) -> None:
 
 
 def _load(path):
-    from ._persist import load
+    from ._load import load
 
     return load(path)
 
@@ -94,7 +94,7 @@ def cmd_predict(args) -> None:
     gm = _load(args.model)
     data = _open(args)
     out = gm.predict_proba(data) if args.proba else gm.predict(data)
-    np.save(args.output, out)
+    _save_npy(args.output, out)
     print(f"wrote {'probabilities' if args.proba else 'labels'} of {out.shape[0]:,} rows to {args.output}")
 
 
@@ -102,7 +102,7 @@ def cmd_score(args) -> None:
     gm = _load(args.model)
     log_density = gm.score_samples(_open(args))
     n = log_density.size
-    p = gm._n_parameters()
+    p = gm.n_parameters()
     total = float(log_density.sum())
     print(f"rows            {n:,}")
     print(f"log-likelihood  {total / n:.6f} per row, {total:.6g} in all")
@@ -110,12 +110,38 @@ def cmd_score(args) -> None:
     print(f"AIC             {-2 * total + 2 * p:.6g}")
 
 
+def _save_npy(path: str, array: np.ndarray) -> None:
+    """Write array to the .npy file path whole or not at all: into a temporary file beside
+    it, renamed over it when complete (a device or pipe, such as /dev/stdout, is written
+    directly)."""
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    if target.exists() and not target.is_file() and not target.is_dir():
+        with open(target, "wb") as f:
+            np.save(f, array)
+        return
+    if target.suffix != ".npy":
+        raise ValueError(f"-o {path}: this command writes .npy files; give a path ending in .npy")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"-o {path}: the folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def cmd_sample(args) -> None:
     gm = _load(args.model)
     if args.seed is not None:
         gm.random_state = args.seed
     X, _ = gm.sample(args.n)
-    np.save(args.output, X)
+    _save_npy(args.output, X)
     print(f"wrote {X.shape[0]:,} rows x {X.shape[1]} features to {args.output}")
 
 
@@ -123,7 +149,7 @@ def cmd_info(args) -> None:
     gm = _load(args.model)
     k, d = gm.means_.shape
     print(f"model           {args.model}")
-    print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {gm._n_parameters()} parameters")
+    print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {gm.n_parameters()} parameters")
     print(f"fit             {gm.n_iter_} iterations, {'converged' if gm.converged_ else 'not converged'}, "
           f"log-likelihood {gm.lower_bound_:.6f} per row")
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
@@ -153,7 +179,7 @@ def cmd_select(args) -> None:
     best = None
     for k in args.k:
         gm, _ = _fit(args, k, data)
-        p = gm._n_parameters()
+        p = gm.n_parameters()
         loglik = gm.score_samples(data).sum()
         value = -2 * loglik + (p * np.log(n) if args.criterion == "bic" else 2 * p)
         scores[k] = value
@@ -253,8 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, PermissionError, ValueError, TypeError,
-            ImportError, FloatingPointError) as exc:
+    except (OSError, ValueError, TypeError, ImportError, FloatingPointError, MemoryError) as exc:
         if os.environ.get("FASTEM_DEBUG"):
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -49,7 +49,7 @@ def _plot(X, gm, order, output: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Ellipse
 
-    weights, means, covariances = true_mixture()
+    _weights, means, covariances = true_mixture()
     show = X[np.random.default_rng(1).choice(len(X), size=min(len(X), 30_000), replace=False)]
     labels = gm.predict(show)
     fig, ax = plt.subplots(figsize=(7, 6), dpi=110)

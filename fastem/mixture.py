@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import warnings
-from collections.abc import Iterator
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels as K
-from ._checkpoint import FitState, fingerprint, load_state, save_state, settings_of
-from ._engine import (
-    COLLAPSE_POLICIES,
-    COVARIANCE_TYPES,
-    EMResult,
-    Params,
-    array_chunks,
-    covariances_from_precision_cholesky,
-    em_pass,
-    local_e_step,
-    m_step,
-    precision_cholesky_from_precisions,
-    run_em,
-    score_pass,
-)
+from ._checkpoint import settings_of
+from ._covariance import COVARIANCE_TYPES, covariance
+from ._data import ARRAY, kind_of, open_data
+from ._engine import COLLAPSE_POLICIES, EMResult, Params, params_from_precisions, score
 from ._init import INIT_METHODS, initial_params
+from ._online import OnlineState
 from ._persist import save as save_model
-from ._progress import progress_bar
+from ._runs import EMSettings, fit_runs
 from ._threads import threads
-from .sources import ArraySource, Source, auto_chunk_rows, source
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -220,76 +205,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.collapse_threshold = collapse_threshold
 
     # ----------------------------------------------------------------- validation
-    def _check_params(self) -> None:
-        for name, (valid, what) in _PARAMETERS.items():
-            value = getattr(self, name)
-            if not valid(value):
-                raise InvalidParameterError(
-                    f"The '{name}' parameter of {type(self).__name__} must be {what}. Got {value!r} instead."
-                )
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        """An in-memory X as a float32/float64 array with no NaN or inf (the error names
-        the first bad row), validated as scikit-learn does (n_features_in_, names)."""
-        if isinstance(X, list | tuple):
-            X = np.asarray(X)
-        kind = getattr(getattr(X, "dtype", None), "kind", None)
-        if kind in ("U", "S", "O"):
-            try:
-                X = np.asarray(X, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"X must hold numbers; its {X.dtype} entries do not convert to float: {exc}") from None
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-            ensure_min_samples=2 if reset else 1,
-        )
-        rows = self.chunk_size or auto_chunk_rows(X.shape[1], X.dtype.itemsize)
-        for index, chunk in enumerate(array_chunks(X, rows)):
-            bad = K.first_nonfinite(chunk)
-            if bad >= 0:
-                row = index * rows + bad
-                column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
-                raise ValueError(f"Input X contains NaN or inf: row {row}, column {column} holds {chunk[bad, column]}.")
-        return X
-
-    def _data(self, X, *, reset: bool) -> Source:
-        """X as a Source: in-memory arrays validated as scikit-learn does; anything else
-        fastem.source() opens (files, callables, iterators, h5py/zarr arrays)."""
-        if not _is_source_like(X):
-            X = self._check_X(X, reset=reset)
-            return ArraySource(X, self.chunk_size, name="X", checked=True)
-        data = source(X, chunk_size=self.chunk_size)
-        if reset:
-            self.n_features_in_ = data.n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif data.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {data.n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return data
-
-    def _check_sample_weight(self, sample_weight, n_samples: int) -> np.ndarray | None:
-        if sample_weight is None:
-            return None
-        w = np.asarray(sample_weight, dtype=np.float64)
-        if w.shape != (n_samples,):
-            raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}.")
-        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-        if bad.size:
-            raise ValueError(f"sample_weight must be finite and >= 0; row {bad[0]} holds {w[bad[0]]}.")
-        if not w.sum() > 0:
-            raise ValueError("sample_weight sums to zero: no row carries any weight.")
-        return w
-
     def _check_initial(self, n_features: int):
         """weights_init, means_init, precisions_init checked and converted (or None)."""
-        n, cov = self.n_components, self.covariance_type
+        n, cov = self.n_components, covariance(self.covariance_type)
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = np.array(self.weights_init, dtype=np.float64)
@@ -310,28 +228,35 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError("The parameter 'means' holds NaN or inf.")
         if self.precisions_init is not None:
             precisions = np.array(self.precisions_init, dtype=np.float64)
-            shape = {"full": (n, n_features, n_features), "tied": (n_features, n_features),
-                     "diag": (n, n_features), "spherical": (n,)}[cov]
+            shape = cov.shape(n, n_features)
             if precisions.shape != shape:
-                raise ValueError(f"The parameter '{cov} precision' should have the shape of {shape}, but got {precisions.shape}")
-            if cov in ("full", "tied"):
-                for p in precisions.reshape(-1, n_features, n_features):
-                    if not (np.all(np.isfinite(p)) and np.allclose(p, p.T) and np.all(np.linalg.eigvalsh(p) > 0.0)):
-                        raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
-            elif not np.all(precisions > 0.0) or not np.all(np.isfinite(precisions)):
-                raise ValueError(f"'{cov} precision' should be positive")
+                raise ValueError(f"The parameter '{cov.name} precision' should have the shape of {shape}, "
+                                 f"but got {precisions.shape}")
+            cov.check_precisions(precisions)
         return weights, means, precisions
 
-    def _passes(self, data: Source, n_samples: int):
-        """chunks_of() for the engine: a new pass over data, with a progress bar if asked."""
-        count = [0]
+    def _initializer(self, backend):
+        """make_initial(rng) for the engine: init_params's Params over the backend, with
+        the user's weights_init / means_init / precisions_init in their place, as
+        scikit-learn combines them."""
+        weights0, means0, precisions0 = self._check_initial(backend.n_features)
 
-        def chunks_of():
-            count[0] += 1
-            chunks = data.chunks()
-            return progress_bar(chunks, n_samples, f"pass {count[0]}") if self.progress else chunks
+        def make_initial(rng) -> Params:
+            params = None
+            if weights0 is None or means0 is None or precisions0 is None:
+                params = initial_params(self.init_params, backend, n_components=self.n_components,
+                                        covariance_type=self.covariance_type, reg_covar=self.reg_covar, rng=rng)
+            weights = weights0 if weights0 is not None else params.weights
+            means = means0 if means0 is not None else params.means
+            if precisions0 is None:
+                return Params(self.covariance_type, weights, means, params.covariances, params.precisions_cholesky)
+            return params_from_precisions(self.covariance_type, weights, means, precisions0)
 
-        return chunks_of
+        return make_initial
+
+    def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
+        return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
+                         progress=self.progress, min_samples=min_samples)
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None, checkpoint=None):
@@ -339,11 +264,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or a data source
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
             In memory: float32 data stays float32; other numbers become float64. Or
             anything ``fastem.source`` opens: a path to a .npy, .h5, .zarr, .parquet or
             .csv file, an h5py/zarr array, a callable returning an iterator of chunks.
-            Each EM iteration is one pass over the chunks.
+            Or a Dask array or DataFrame: the passes run on its cluster. Each EM
+            iteration is one pass over the data.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows (a row of weight 2 counts as two rows).
@@ -355,7 +281,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : GaussianMixture
+            The fitted estimator.
 
         If fit is interrupted (KeyboardInterrupt) or fails, the estimator is left
         exactly as it was before the call.
@@ -369,92 +296,36 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise
 
     def _fit(self, X, sample_weight, checkpoint):
-        self._check_params()
-        if is_dask_collection(X):
-            data, e_step, make_initial = self._dask_setup(X, sample_weight, checkpoint)
-            sample_weight = None
-        else:
-            data = self._data(X, reset=True)
-            if not data.reiterable:
-                raise ValueError(
-                    f"fit makes several passes over the data, but {data.name} is a one-shot iterator: "
-                    "pass a callable that returns a new iterator for each pass, or use partial_fit for a stream"
-                )
-            data.count_rows()
-            sample_weight = self._check_sample_weight(sample_weight, data.n_samples)
-            chunks_of = self._passes(data, data.n_samples)
-            e_step = local_e_step(chunks_of, sample_weight)
-
-            def make_initial(rng):
-                return initial_params(self.init_params, chunks_of, n_samples=data.n_samples, dtype=data.dtype,
-                                      n_components=self.n_components, covariance_type=self.covariance_type,
-                                      reg_covar=self.reg_covar, rng=rng, sample_weight=sample_weight)
-
-        n_samples = data.n_samples
+        check_params(self)
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm and kind_of(X) == ARRAY:
+            X = np.asarray(X) if isinstance(X, list | tuple) else X
+        backend = self._open(X, reset=not warm, sample_weight=sample_weight, min_samples=2)
+        if warm and backend.n_features != self.means_.shape[1]:
+            raise ValueError(f"X has {backend.n_features} features, but {type(self).__name__} is expecting "
+                             f"{self.means_.shape[1]} features as input.")
+        if not backend.reiterable:
+            raise ValueError(
+                f"fit makes several passes over the data, but {backend.name} is a one-shot iterator: "
+                "pass a callable that returns a new iterator for each pass, or use partial_fit for a stream"
+            )
+        n_samples = backend.count()
         if n_samples < max(2, self.n_components):
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n_samples}"
                 if n_samples < self.n_components
                 else f"Found array with {n_samples} sample(s) while a minimum of 2 is required by {type(self).__name__}."
             )
-        weights0, means0, precisions0 = self._check_initial(data.n_features)
-        eps = 10 * np.finfo(data.dtype).eps
-        rng = check_random_state(self.random_state)
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        stamp = state = None
-        if checkpoint is not None:
-            settings = settings_of({k: v for k, v in self.get_params().items()
-                                    if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
-            stamp = fingerprint(data, n_samples, sample_weight, settings)
-            state = load_state(checkpoint, stamp, self.covariance_type)
-            if state is not None:
-                rng.set_state(state.rng_state)
-                self._say(1, f"Resuming from checkpoint {checkpoint}: initialization {state.init_index}, "
-                             f"{state.current.n_iter} iterations done")
-        best = state.best if state is not None else None
+        settings = EMSettings(self.covariance_type, self.n_init, self.tol, self.max_iter, self.reg_covar,
+                              self.on_collapse, self.collapse_threshold, self.verbose, self.verbose_interval)
+        make_initial = self._initializer(backend)
+        stamp_settings = settings_of({k: v for k, v in self.get_params().items()
+                                      if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
+        previous = EMResult(self._fitted_params(), self.lower_bound_, [], 0, False) if warm else None
         # Overflow in the data's scale is reported by a clear error (engine), not warnings.
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
-            for init in range(state.init_index if state is not None else 0, n_init):
-                self._say(1, f"Initialization {init}")
-                start = time.perf_counter()
-                resuming = state is not None and init == state.init_index
-                if resuming:
-                    params, lower_bound = state.current.params, state.current.lower_bound
-                    lower_bounds = state.current.lower_bounds
-                elif do_init:
-                    params = self._initial_params(make_initial, rng, weights0, means0, precisions0)
-                    lower_bound, lower_bounds = -np.inf, []
-                else:
-                    params, lower_bound, lower_bounds = self._fitted_params(), self.lower_bound_, []
-                rng_after_init = rng.get_state()
-                if self.max_iter == 0:
-                    result = EMResult(params, -np.inf, [], 0, False)
-                elif resuming and state.finished:
-                    result = state.current
-                else:
-                    on_iteration = self._iteration_printer()
-                    if checkpoint is not None:
-                        on_iteration = self._checkpointer(on_iteration, checkpoint, stamp, init, rng_after_init,
-                                                          best)
-                    result = run_em(
-                        e_step,
-                        params,
-                        tol=self.tol,
-                        max_iter=self.max_iter,
-                        reg_covar=self.reg_covar,
-                        eps=eps,
-                        lower_bound=lower_bound,
-                        lower_bounds=lower_bounds,
-                        on_iteration=on_iteration,
-                        on_collapse=self.on_collapse,
-                        collapse_threshold=self.collapse_threshold,
-                    )
-                    state_word = "converged" if result.converged else "did not converge"
-                    self._say(1, f"Initialization {state_word}.",
-                              f" time lapse {time.perf_counter() - start:.5f}s\t lower bound {result.lower_bound:.5f}.")
-                if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
-                    best = result
+            best = fit_runs(backend, settings, make_initial, check_random_state(self.random_state), warm=previous,
+                            checkpoint=checkpoint, fingerprint_settings=stamp_settings)
         if not best.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
@@ -467,21 +338,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = best.lower_bounds
-        if checkpoint is not None:
-            Path(checkpoint).unlink(missing_ok=True)
+        weight = n_samples if backend.sample_weight is None else float(np.sum(backend.sample_weight))
+        self._online = OnlineState(fitted_rows=weight)
+        for name in ("n_steps_",):
+            self.__dict__.pop(name, None)
         return self
 
-    def _checkpointer(self, on_iteration, path, stamp, init, rng_state, best):
-        """on_iteration that also writes the fit's state to the checkpoint at path."""
-
-        def write(run: EMResult, change: float, finished: bool) -> None:
-            on_iteration(run, change, finished)
-            save_state(path, stamp, FitState(init, rng_state, run, finished, best))
-
-        return write
-
     def fit_predict(self, X, y=None, sample_weight=None):
-        """fit(X) then predict(X): the component label of each row, shape (n_samples,)."""
+        """Fit the model to X, then the component of each row (``fit(X).predict(X)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -492,129 +367,56 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         S_batch, and blends them into the running statistics, S <- (1 - rho_t) S +
         rho_t S_batch, with rho_t = (t + learning_offset) ** -learning_decay, then runs
         the M-step. The first call initialises the model from its first batch (by
-        init_params, or weights_init / means_init / precisions_init) and takes it whole.
+        init_params, or weights_init / means_init / precisions_init) and takes it whole;
+        after ``fit`` on n rows, the first batch of b rows gets rho = b / (n + b).
 
         Parameters
         ----------
-        X : array-like of shape (n_batch, n_features), or a source or iterator of chunks
-            An array is one step; a source, callable or iterator is one step per chunk.
+        X : array-like of shape (n_batch, n_features), a Dask array, or a source or iterator of chunks
+            An array (in memory or Dask) is one step; a source, callable or iterator is
+            one step per chunk.
         y : ignored
         sample_weight : array-like of shape (n_batch,), default=None
             Only with an array X.
 
         Returns
         -------
-        self
+        self : GaussianMixture
         """
-        self._check_params()
-        first = not hasattr(self, "n_steps_")
-        if _is_source_like(X):
+        check_params(self)
+        fitted = hasattr(self, "n_features_in_")
+        if kind_of(X) == ARRAY or kind_of(X) == "dask":
+            batches = [self._open(X, reset=not fitted, sample_weight=sample_weight)]
+        else:
             if sample_weight is not None:
                 raise ValueError("sample_weight goes with an array X in partial_fit, not with a source")
-            data = self._data(X, reset=first and not hasattr(self, "n_features_in_"))
-            batches = data.chunks()
-        else:
-            reset = first and not hasattr(self, "n_features_in_")
-            batch = self._check_X(X, reset=reset)
-            batches = [batch]
+            stream = self._open(X, reset=not fitted)
+            batches = (self._open(chunk, reset=False) for _, chunk, _ in stream._items("partial_fit"))
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             for batch in batches:
-                self._online_step(batch, None if sample_weight is None else
-                                  self._check_sample_weight(sample_weight, batch.shape[0]))
+                self._online_step(batch)
         return self
 
-    def _online_step(self, batch: np.ndarray, sample_weight: np.ndarray | None) -> None:
-        eps = 10 * np.finfo(batch.dtype).eps
-        if not hasattr(self, "n_steps_"):
-            if hasattr(self, "converged_"):  # a model from fit: go on from it
-                params = self._fitted_params()
-            else:
-                if batch.shape[0] < self.n_components:
-                    raise ValueError(
-                        f"partial_fit initialises from its first batch, which needs n_samples >= n_components "
-                        f"but got n_components = {self.n_components}, n_samples = {batch.shape[0]}"
-                    )
-                weights0, means0, precisions0 = self._check_initial(batch.shape[1])
-                rows = self.chunk_size or auto_chunk_rows(batch.shape[1], batch.dtype.itemsize)
-
-                def make_initial(rng):
-                    return initial_params(self.init_params, lambda: array_chunks(batch, rows),
-                                          n_samples=batch.shape[0], dtype=batch.dtype, n_components=self.n_components,
-                                          covariance_type=self.covariance_type, reg_covar=self.reg_covar, rng=rng,
-                                          sample_weight=sample_weight)
-
-                params = self._initial_params(make_initial, check_random_state(self.random_state),
-                                              weights0, means0, precisions0)
+    def _online_step(self, batch) -> None:
+        state = getattr(self, "_online", None)
+        if state is None:  # a new stream: the model starts from its first batch
+            if batch.count() < self.n_components:
+                raise ValueError(
+                    f"partial_fit initialises from its first batch, which needs n_samples >= n_components "
+                    f"but got n_components = {self.n_components}, n_samples = {batch.n_samples}"
+                )
+            params = self._initializer(batch)(check_random_state(self.random_state))
+            state = self._online = OnlineState()
             self.n_steps_ = 0
-            self._running = None
         else:
             params = self._fitted_params()
-        rows = self.chunk_size or auto_chunk_rows(batch.shape[1], batch.dtype.itemsize)
-        stats = em_pass(array_chunks(batch, rows), params, sample_weight)
-        if self._running is None:
-            self._running = stats.blended(stats, 1.0)
-        else:
-            rho = (self.n_steps_ + self.learning_offset) ** -self.learning_decay
-            self._running = self._running.blended(stats, rho)
-        self.n_steps_ += 1
-        self._set_params(m_step(self._running, self.covariance_type, self.reg_covar, eps))
-        self.lower_bound_ = stats.loglik / stats.weight  # the batch's mean log-likelihood before the step
+        params, lower_bound = state.step(batch, params, decay=self.learning_decay, offset=self.learning_offset,
+                                         reg_covar=self.reg_covar)
+        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
+        self._set_params(params)
+        self.lower_bound_ = lower_bound  # the batch's mean log-likelihood before the step
         self.n_iter_ = self.n_steps_
         self.converged_ = False
-
-    def _initial_params(self, make_initial, rng, weights0, means0, precisions0) -> Params:
-        """The user's weights_init / means_init / precisions_init, the rest from
-        make_initial(rng) (the init_params method), as scikit-learn combines them."""
-        cov = self.covariance_type
-        params = None
-        if weights0 is None or means0 is None or precisions0 is None:
-            params = make_initial(rng)
-        weights = weights0 if weights0 is not None else params.weights
-        means = means0 if means0 is not None else params.means
-        if precisions0 is None:
-            return Params(cov, weights, means, params.covariances, params.precisions_cholesky)
-        P = precision_cholesky_from_precisions(precisions0, cov)
-        return Params(cov, weights, means, covariances_from_precision_cholesky(P, cov), P)
-
-    def _dask_setup(self, X, sample_weight, checkpoint):
-        """(data description, e_step, make_initial) for a Dask array or DataFrame."""
-        from .dask import as_dask_array, dask_e_step, dask_initial_params
-
-        if checkpoint is not None:
-            raise ValueError("checkpoint is not supported for Dask arrays: Dask recomputes lost work itself")
-        X = as_dask_array(X)
-        self.n_features_in_ = X.shape[1]
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        if sample_weight is not None and not is_dask_collection(sample_weight):
-            sample_weight = self._check_sample_weight(sample_weight, X.shape[0])
-        data = _DaskData(X.shape[0], X.shape[1], np.dtype(X.dtype))
-
-        def make_initial(rng):
-            return dask_initial_params(self.init_params, X, n_components=self.n_components,
-                                       covariance_type=self.covariance_type, reg_covar=self.reg_covar, rng=rng,
-                                       sample_weight=sample_weight)
-
-        return data, dask_e_step(X, sample_weight), make_initial
-
-    def _iteration_printer(self):
-        last = [time.perf_counter()]
-
-        def on_iteration(run: EMResult, change: float, finished: bool) -> None:
-            if run.n_iter % self.verbose_interval == 0:
-                now = time.perf_counter()
-                self._say(1, f"  Iteration {run.n_iter}",
-                          f"\t time lapse {now - last[0]:.5f}s\t ll change {change:.5f}"
-                          f"\t lower bound {run.lower_bound:.6f}")
-                last[0] = now
-
-        return on_iteration
-
-    def _say(self, level: int, message: str, detail: str = "") -> None:
-        if self.verbose >= 2:
-            print(message + detail, flush=True)
-        elif self.verbose >= level:
-            print(message, flush=True)
 
     def _set_params(self, params: Params) -> None:
         self.weights_ = params.weights
@@ -627,111 +429,158 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return Params(self.covariance_type, self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
 
     # ----------------------------------------------------------------- using a model
-    def _score(self, X, with_resp: bool = False):
+    def _score(self, X, what: str):
+        """One pass of per-row results (see fastem._engine.score)."""
         check_is_fitted(self)
-        if is_dask_collection(X):
-            from .dask import as_dask_array, dask_score
-
-            X = as_dask_array(X)
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                                 f"{self.n_features_in_} features as input.")
-            params = self._fitted_params()
-            return dask_score(X, params, "density"), dask_score(X, params, "labels"), (
-                dask_score(X, params, "proba") if with_resp else None)
-        data = self._data(X, reset=False)
-        n_samples = data.count_rows()
+        backend = self._open(X, reset=False)
         with threads(self.n_jobs):
-            return score_pass(self._passes(data, n_samples)(), self._fitted_params(), n_samples, with_resp)
+            return score(backend, self._fitted_params(), what)
 
     def score_samples(self, X):
-        """Log-density log p(x) of each row, shape (n_samples,)."""
-        return self._score(X)[0]
+        """Log-density of each row under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            log p(x) of each row (a lazy Dask array for a Dask X).
+        """
+        return self._score(X, "density")
 
     def score(self, X, y=None):
-        """Mean log-density of the rows of X (higher is better)."""
+        """Mean log-density of the rows of X (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        y : ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
         return float(self.score_samples(X).mean())  # computes a Dask result
 
     def predict(self, X):
-        """Most probable component of each row, shape (n_samples,)."""
-        return self._score(X)[1]
+        """The most probable component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component indices (a lazy Dask array for a Dask X).
+        """
+        return self._score(X, "labels")
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n_samples, K)."""
-        return self._score(X, with_resp=True)[2]
+        """Posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to one (a lazy Dask array for a Dask X).
+        """
+        return self._score(X, "proba")
 
     def sample(self, n_samples=1):
-        """Draw n_samples rows from the fitted mixture (the same draws as scikit-learn).
+        """Draw rows from the fitted mixture (the same draws as scikit-learn).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
 
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,), the component of each row
+        y : ndarray of shape (n_samples,)
+            The component of each row.
         """
         check_is_fitted(self)
         if n_samples < 1:
             raise ValueError(
                 f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
             )
-        _, n_features = self.means_.shape
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
-        if self.covariance_type == "full":
-            parts = [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(self.means_, self.covariances_, counts)]
-        elif self.covariance_type == "tied":
-            parts = [rng.multivariate_normal(m, self.covariances_, int(s)) for m, s in zip(self.means_, counts)]
-        else:
-            parts = [
-                m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
-                for m, c, s in zip(self.means_, self.covariances_, counts)
-            ]
+        parts = covariance(self.covariance_type).sample(rng, self.means_, self.covariances_, counts)
         y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
         return np.vstack(parts), y
 
     def save(self, path):
-        """Write the fitted model to a .npz file (see fastem.load); returns its path.
+        """Write the fitted model to a .npz file (see ``fastem.load``).
 
         The file holds the parameters as arrays and a JSON header (format version,
         fastem version, constructor parameters, checksums); it is written under a
-        temporary name and renamed into place when complete."""
+        temporary name and renamed into place when complete.
+
+        Parameters
+        ----------
+        path : str or path-like
+            ``.npz`` is appended if missing.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
         check_is_fitted(self)
         return save_model(self, path)
 
-    def _n_parameters(self) -> int:
-        """Free parameters of the model."""
-        _, n_features = self.means_.shape
-        cov_params = {
-            "full": self.n_components * n_features * (n_features + 1) / 2.0,
-            "diag": self.n_components * n_features,
-            "tied": n_features * (n_features + 1) / 2.0,
-            "spherical": self.n_components,
-        }[self.covariance_type]
-        return int(cov_params + n_features * self.n_components + self.n_components - 1)
+    def n_parameters(self) -> int:
+        """Free parameters of the fitted model (of its components after any dropped ones).
+
+        Returns
+        -------
+        n : int
+        """
+        check_is_fitted(self)
+        n_components, n_features = self.means_.shape
+        return covariance(self.covariance_type).n_parameters(n_components, n_features)
+
+    _n_parameters = n_parameters  # scikit-learn's name
 
     def bic(self, X):
-        """Bayesian information criterion on X (lower is better)."""
+        """Bayesian information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+
+        Returns
+        -------
+        bic : float
+        """
         log_density = self.score_samples(X)
-        return -2 * float(log_density.sum()) + self._n_parameters() * math.log(log_density.shape[0])
+        return -2 * float(log_density.sum()) + self.n_parameters() * math.log(log_density.shape[0])
 
     def aic(self, X):
-        """Akaike information criterion on X (lower is better)."""
-        return -2 * float(self.score_samples(X).sum()) + 2 * self._n_parameters()
+        """Akaike information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+
+        Returns
+        -------
+        aic : float
+        """
+        return -2 * float(self.score_samples(X).sum()) + 2 * self.n_parameters()
 
 
-class _DaskData:
-    """What fit needs to know of a Dask array."""
-
-    def __init__(self, n_samples: int, n_features: int, dtype: np.dtype):
-        self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
-
-
-def is_dask_collection(X) -> bool:
-    """Whether X is a Dask array or DataFrame (without importing Dask)."""
-    return type(X).__module__.split(".")[0] in ("dask", "dask_expr")
-
-
-def _is_source_like(X) -> bool:
-    """Whether X goes through fastem.source rather than scikit-learn's array validation."""
-    if isinstance(X, Source | str | os.PathLike | Iterator) or callable(X):
-        return True
-    return type(X).__module__.split(".")[0] in ("h5py", "zarr")
+def check_params(estimator) -> None:
+    """Raise InvalidParameterError for the first constructor parameter of a wrong type or value."""
+    for name, (valid, what) in _PARAMETERS.items():
+        value = getattr(estimator, name)
+        if not valid(value):
+            raise InvalidParameterError(
+                f"The '{name}' parameter of {type(estimator).__name__} must be {what}. Got {value!r} instead."
+            )

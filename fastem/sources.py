@@ -37,8 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _kernels as K
-from ._engine import array_chunks
+from ._engine import array_chunks, check_finite
 
 CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
 
@@ -70,6 +69,8 @@ class Source:
     checked = False  # chunks are known to be finite already
 
     def __init__(self, n_features: int, dtype: np.dtype, chunk_size: int | None = None):
+        if int(n_features) < 1:
+            raise ValueError(f"{self.name} has 0 features: a mixture needs at least one column")
         self.n_features = int(n_features)
         self.dtype = float_dtype(dtype)
         self.chunk_size = chunk_size or auto_chunk_rows(self.n_features, self.dtype.itemsize)
@@ -100,13 +101,7 @@ class Source:
             if chunk.shape[0] == 0:
                 continue
             if not verified:
-                bad = K.first_nonfinite(chunk)
-                if bad >= 0:
-                    column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
-                    raise ValueError(
-                        f"{self.name}: chunk {index} holds NaN or inf at row {start + bad} "
-                        f"(row {bad} of the chunk), column {column}: {chunk[bad, column]}"
-                    )
+                check_finite(chunk, start, self.name, index)
             start += chunk.shape[0]
             yield chunk
         if start == 0:
@@ -156,7 +151,7 @@ def _prefetched(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.nda
                 if stop.is_set():
                     return
             slots.put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
             slots.put(exc)
 
     thread = threading.Thread(target=produce, name="fastem-prefetch", daemon=True)
@@ -178,7 +173,7 @@ class ArraySource(Source):
     """A numpy array or memmap: chunks are views (copies only where the dtype or the
     memory order needs converting, one chunk at a time)."""
 
-    def __init__(self, X, chunk_size: int | None = None, name: str = "array", checked: bool = False):
+    def __init__(self, X, chunk_size: int | None = None, name: str = "array"):
         X = X if isinstance(X, np.ndarray) else np.asarray(X)
         if X.ndim == 1:
             X = X[:, None]
@@ -186,8 +181,12 @@ class ArraySource(Source):
             raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} holds {X.dtype} data; fastem needs real numbers")
+        self.name = name
         super().__init__(X.shape[1], X.dtype, chunk_size)
-        self.X, self.name, self.n_samples, self.checked = X, name, X.shape[0], checked
+        self.X, self.n_samples = X, X.shape[0]
+        for start, chunk in zip(range(0, X.shape[0], self.chunk_size), self._read(), strict=False):  # once: arrays do not change
+            check_finite(chunk, start, name)
+        self.checked = True
 
     def _read(self) -> Iterable:
         return array_chunks(self.X, self.chunk_size)
@@ -371,6 +370,9 @@ class HDF5Source(Source):
                         key = names[0]
                     if key not in f:
                         raise ValueError(f"{obj} has no dataset {key!r}; it has {list(f.keys())}")
+                    if not isinstance(f[key], h5py.Dataset):
+                        raise ValueError(f"{obj}: {key!r} is an HDF5 {type(f[key]).__name__.lower()}, not a dataset; "
+                                         "name a dataset with key=")
                     shape, dtype = f[key].shape, f[key].dtype
             except OSError as exc:
                 raise ValueError(f"{obj} is not a readable HDF5 file: {exc}") from None
@@ -403,7 +405,7 @@ class ZarrSource(Source):
                 raise FileNotFoundError(f"no such file: {obj}")
             try:
                 obj = zarr.open_array(str(obj), mode="r")
-            except Exception as exc:  # zarr raises several types for a bad store
+            except Exception as exc:  # noqa: BLE001 (zarr raises several types for a bad store)
                 raise ValueError(f"{obj} is not a readable Zarr array: {exc}") from None
         self.array, self.name = obj, f"Zarr array {getattr(obj, 'path', '') or getattr(obj, 'name', '')}".strip()
         shape, dtype = obj.shape, np.dtype(obj.dtype)
@@ -429,7 +431,7 @@ class ParquetSource(Source):
             raise FileNotFoundError(f"no such file: {path}")
         try:
             meta = pq.ParquetFile(self.path)
-        except Exception as exc:  # pyarrow raises ArrowInvalid and others
+        except Exception as exc:  # noqa: BLE001 (pyarrow raises ArrowInvalid and others)
             raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
         schema = meta.schema_arrow
         names = list(schema.names)
@@ -438,7 +440,7 @@ class ParquetSource(Source):
             raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
         self.columns = list(columns) if columns else names
         types = [np.dtype(schema.field(c).type.to_pandas_dtype()) for c in self.columns]
-        non_numeric = [c for c, t in zip(self.columns, types) if t.kind not in "biuf"]
+        non_numeric = [c for c, t in zip(self.columns, types, strict=False) if t.kind not in "biuf"]
         if non_numeric:
             raise TypeError(f"{path}: column(s) {non_numeric} are not numeric; choose columns=")
         super().__init__(len(self.columns), np.result_type(*types), chunk_size)
@@ -522,14 +524,19 @@ class CallableSource(Source):
     def __init__(self, make_chunks: Callable[[], Iterable], chunk_size: int | None = None, name: str | None = None):
         self.make_chunks = make_chunks
         self.name = name or f"callable {getattr(make_chunks, '__name__', repr(make_chunks))}"
-        first = next(iter(make_chunks()), None)
+        self._pending = iter(make_chunks())  # the first call's iterator serves the first pass
+        first = next(self._pending, None)
         if first is None:
             raise ValueError(f"{self.name} is empty: it yielded no chunk")
-        first = np.asarray(first)
-        super().__init__(first.shape[1] if first.ndim == 2 else 1, first.dtype, chunk_size)
+        self._first = np.asarray(first)
+        super().__init__(self._first.shape[1] if self._first.ndim == 2 else 1, self._first.dtype, chunk_size)
 
     def _read(self) -> Iterable:
-        return self.make_chunks()
+        if self._pending is None:
+            return self.make_chunks()
+        first, rest = self._first, self._pending
+        self._first = self._pending = None
+        return _chained(first, rest)
 
 
 class IteratorSource(Source):
@@ -552,8 +559,12 @@ class IteratorSource(Source):
             raise ValueError(f"{self.name} is a one-shot iterator and was read already; "
                              "pass a callable that returns a new iterator for multi-pass EM")
         self._used = True
-        yield self._first
-        yield from self.iterator
+        return _chained(self._first, self.iterator)
+
+
+def _chained(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
 
 
 def _suffix(path: Path) -> str:
@@ -585,6 +596,9 @@ def source(obj, **options) -> Source:
             raise FileNotFoundError(f"no such file: {obj}")
         raise ValueError(f"{obj}: unknown data format {kind!r}; fastem reads .npy, .h5/.hdf5, .zarr, .parquet, .csv/.tsv")
     module = type(obj).__module__.split(".")[0]
+    if module in ("dask", "dask_expr"):
+        raise TypeError("a Dask collection is not a local source (its data would be loaded into this process): "
+                        "pass it to fit, partial_fit, predict or score directly, which run on its cluster")
     if module == "h5py":
         return HDF5Source(obj, **options)
     if module == "zarr":

@@ -7,7 +7,8 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import numpy as np
 import pytest
 
-from fastem._engine import COVARIANCE_TYPES, Params, precision_cholesky
+from fastem._covariance import COVARIANCE_TYPES
+from fastem._engine import Params, precision_cholesky
 
 
 def random_covariances(covariance_type, n_components, n_features, rng):

@@ -22,7 +22,7 @@ def weighted_log_prob(X, weights, means, cov, covariance_type):
     X = np.asarray(X, dtype=np.float64)
     covs = full_covariances(cov, covariance_type, len(weights), X.shape[1])
     return np.column_stack(
-        [np.log(w) + multivariate_normal(m, c).logpdf(X).reshape(-1) for w, m, c in zip(weights, means, covs)]
+        [np.log(w) + multivariate_normal(m, c).logpdf(X).reshape(-1) for w, m, c in zip(weights, means, covs, strict=False)]
     )
 
 

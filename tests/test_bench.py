@@ -30,7 +30,7 @@ def test_table_has_a_row_per_covariance_type(capsys):
     out = capsys.readouterr().out
     for cov in ("diag", "full"):
         numbers = r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x"
-        row = re.search(rf"^{cov}{numbers}", out, re.M)
+        row = re.search(rf"^{cov}{numbers}", out, re.MULTILINE)
         assert row, out
         assert all(float(v) >= 0 for v in row.groups())  # times of 3,000 rows print as 0.0000
         assert float(row.group(4)) > 0  # the square product's rate, G multiply-adds/s
@@ -48,7 +48,7 @@ def test_each_row_floor_takes_the_faster_rates_around_its_timing(monkeypatch, ca
                        "--no-memory"]) == 0
     out = capsys.readouterr().out
     for cov, madds, rate in (("full", n * k * d * (d + 3), 2e9), ("diag", 3 * n * k * d, 4e9)):
-        row = re.search(rf"^{cov}\s+([\d.]+)\s+([\d.e-]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x", out, re.M)
+        row = re.search(rf"^{cov}\s+([\d.]+)\s+([\d.e-]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x", out, re.MULTILINE)
         assert row, out
         assert float(row.group(2)) == pytest.approx(madds / rate, abs=1e-4)  # 0.0280, 0.0060
         assert float(row.group(4)) == pytest.approx(rate / 1e9)

@@ -47,20 +47,146 @@ def assert_same(a, b, rtol=1e-10):
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_same_model_as_in_memory(client, data, covariance_type):
-    init = dict(weights_init=np.full(3, 1 / 3), means_init=data[[0, 10_000, 20_000]],
-                precisions_init=unit_precisions(covariance_type, 3, 4), covariance_type=covariance_type)
+    init = {"weights_init": np.full(3, 1 / 3), "means_init": data[[0, 10_000, 20_000]],
+            "precisions_init": unit_precisions(covariance_type, 3, 4), "covariance_type": covariance_type}
     X = da.from_array(data, chunks=(4000, 4)).persist()
     distributed_fit = GaussianMixture(3, **init).fit(X)
     local_fit = GaussianMixture(3, **init).fit(data)
     assert_same(distributed_fit, local_fit)
 
 
-@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
-def test_initialisation_runs_on_the_cluster(client, data, init_params):
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_every_initialisation_gives_the_local_model(client, data, init_params, covariance_type):
+    """The same model as the local fit, with and without sample weights: initialisation
+    (k-means++ on a row sample, Lloyd passes, random responsibilities drawn in row order)
+    and EM run on the workers."""
+    X = da.from_array(data[:12_000], chunks=(5000, 4)).persist()
+    weight = np.random.default_rng(4).uniform(0.0, 3.0, size=12_000)
+    for w in (None, weight):
+        options = {"init_params": init_params, "covariance_type": covariance_type, "random_state": 3, "max_iter": 30}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            distributed_fit = GaussianMixture(3, **options).fit(X, sample_weight=w)
+            local_fit = GaussianMixture(3, **options).fit(data[:12_000], sample_weight=w)
+        assert_same(distributed_fit, local_fit)
+
+
+def test_dask_sample_weights_are_validated(client, data):
+    X = da.from_array(data, chunks=(5000, 4))
+    w = np.ones(len(data))
+    w[17_000] = -50.0
+    for weights in (w, da.from_array(w, chunks=7000)):
+        with pytest.raises(ValueError, match="sample_weight must be finite and >= 0; row 17000 holds -50"):
+            GaussianMixture(3).fit(X, sample_weight=weights)
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        GaussianMixture(3).fit(X, sample_weight=da.ones(10, chunks=5))
+
+
+def test_nan_is_found_in_the_first_pass(client, data, monkeypatch):
+    from fastem.dask import DaskBackend
+
+    bad = data.copy()
+    bad[12_345, 2] = np.nan
+    passes = []
+    reduce = DaskBackend.reduce
+    monkeypatch.setattr(DaskBackend, "reduce", lambda self, *a, **k: passes.append(1) or reduce(self, *a, **k))
+    with pytest.raises(ValueError, match="row 12345, column 2"):
+        GaussianMixture(2, init_params="random_from_data").fit(da.from_array(bad, chunks=(5000, 4)))
+    assert len(passes) == 1
+
+
+def test_nan_at_prediction_is_an_error(client, data):
+    gm = GaussianMixture(3, random_state=0).fit(data)
+    bad = data.copy()
+    bad[23_456, 0] = np.inf
+    X = da.from_array(bad, chunks=(5000, 4))
+    for method in ("predict", "score_samples", "predict_proba"):
+        with pytest.raises(ValueError, match="row 23456, column 0 holds inf"):
+            getattr(gm, method)(X).compute()
+
+
+def test_scoring_float32_far_from_the_origin_computes_as_locally(client):
+    rng = np.random.default_rng(8)
+    X = (1e4 + 1e-2 * rng.standard_normal((6000, 3))).astype(np.float32)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    local = gm.score_samples(X)
+    remote = gm.score_samples(da.from_array(X, chunks=2000)).compute()
+    np.testing.assert_allclose(remote, local, rtol=1e-12)
+
+
+def test_partial_fit_of_a_dask_array_stays_on_the_cluster(client, data, monkeypatch):
+    X = da.from_array(data, chunks=(5000, 4)).persist()
+    init = {"weights_init": np.full(3, 1 / 3), "means_init": data[[0, 10_000, 20_000]], "random_state": 0}
+    local = GaussianMixture(3, **init).partial_fit(data[:15_000]).partial_fit(data[15_000:])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole dask array was loaded into the client")
+
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+    remote = GaussianMixture(3, **init).partial_fit(X[:15_000]).partial_fit(X[15_000:])
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(getattr(remote, name), getattr(local, name), rtol=1e-10, err_msg=name)
+
+
+def test_checkpointed_fit_killed_and_resumed_gives_the_same_model(client, data, tmp_path):
+    import fastem._engine as engine
+
     X = da.from_array(data, chunks=(7000, 4)).persist()
-    distributed_fit = GaussianMixture(3, init_params=init_params, random_state=3).fit(X)
-    local_fit = GaussianMixture(3, init_params=init_params, random_state=3).fit(data)
-    assert_same(distributed_fit, local_fit, rtol=1e-8)
+    options = {"random_state": 1, "max_iter": 12, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = GaussianMixture(3, **options).fit(X)
+    checkpoint = tmp_path / "fit.ckpt.npz"
+    original, calls = engine.em_stats, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    engine.em_stats = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            GaussianMixture(3, **options).fit(X, checkpoint=checkpoint)
+    finally:
+        engine.em_stats = original
+    assert checkpoint.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resumed = GaussianMixture(3, **options).fit(X, checkpoint=checkpoint)
+    assert not checkpoint.exists()
+    assert_same(resumed, reference)
+
+
+def test_progress_shows_on_dask_passes(client, data, capsys):
+    X = da.from_array(data, chunks=(5000, 4))
+    GaussianMixture(3, random_state=0, max_iter=3, tol=1e9, progress=True).fit(X)
+    err = capsys.readouterr().err
+    assert "pass" in err
+    assert "30.0k" in err.replace("30k", "30.0k")
+
+
+def test_a_dask_array_fits_without_pandas(tmp_path):
+    """dask[array] and no pandas: the backend must not import dask.dataframe."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_pandas.py"
+    script.write_text(
+        "import sys\n"
+        "sys.modules['pandas'] = None  # import pandas now raises ImportError\n"
+        "import numpy as np, dask, dask.array as da\n"
+        "from fastem import GaussianMixture\n"
+        "X = da.from_array(np.random.default_rng(0).normal(size=(2000, 3)), chunks=500)\n"
+        "with dask.config.set(scheduler='sync'):\n"
+        "    gm = GaussianMixture(2, random_state=0).fit(X)\n"
+        "    print(gm.predict(X).compute().shape)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2000,)"
 
 
 def test_predictions_are_lazy_dask_arrays(client, data):
@@ -80,7 +206,7 @@ def test_dask_dataframe_numeric_columns(client, data):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(data, columns=list("abcd")).assign(name="row")
     ddf = dd.from_pandas(frame, npartitions=4)
-    init = dict(weights_init=np.full(3, 1 / 3), means_init=data[[0, 10_000, 20_000]])
+    init = {"weights_init": np.full(3, 1 / 3), "means_init": data[[0, 10_000, 20_000]]}
     assert_same(GaussianMixture(3, random_state=0, **init).fit(ddf), GaussianMixture(3, random_state=0, **init).fit(data))
 
 
@@ -98,7 +224,7 @@ def test_default_scheduler_without_a_client(data, monkeypatch):
 
     monkeypatch.setattr(fastem.dask, "_client", lambda: None)
     X = da.from_array(data, chunks=(6000, 4))
-    init = dict(weights_init=np.full(3, 1 / 3), means_init=data[[0, 10_000, 20_000]], random_state=0)
+    init = {"weights_init": np.full(3, 1 / 3), "means_init": data[[0, 10_000, 20_000]], "random_state": 0}
     with dask.config.set(scheduler="threads"):
         assert_same(GaussianMixture(3, **init).fit(X), GaussianMixture(3, **init).fit(data))
 
@@ -139,17 +265,18 @@ class _LosesFirstPasses:
 def test_a_pass_that_lost_its_scattered_value_runs_again():
     import dask
 
-    from fastem.dask import PASS_ATTEMPTS, _compute_pass
+    from fastem.dask import PASS_ATTEMPTS, compute_pass
 
     def build(ref):
-        return dask.delayed(sum)([dask.delayed(lambda v, i: v * i)(ref, i) for i in range(4)])
+        leaves = [dask.delayed(lambda v, i: v * i)(ref, i) for i in range(4)]
+        return leaves, dask.delayed(sum)(leaves)
 
     flaky = _LosesFirstPasses(PASS_ATTEMPTS - 1)
-    assert _compute_pass(10, flaky, build) == 60
+    assert compute_pass(10, flaky, build) == 60
     assert flaky.scattered == [10] * PASS_ATTEMPTS  # scattered afresh for every attempt
     hopeless = _LosesFirstPasses(PASS_ATTEMPTS)
     with pytest.raises(distributed.client.FutureCancelledError):
-        _compute_pass(10, hopeless, build)
+        compute_pass(10, hopeless, build)
 
 
 def test_worker_killed_mid_fit_gives_the_same_model():
@@ -158,8 +285,8 @@ def test_worker_killed_mid_fit_gives_the_same_model():
     lazy = da.concatenate([da.from_delayed(dask.delayed(make_block)(i), shape=(20_000, 6), dtype=np.float64)
                            for i in range(20)])
     rows = lazy.compute(scheduler="sync")
-    init = dict(weights_init=np.full(4, 0.25), means_init=rows[:4], precisions_init=unit_precisions("full", 4, 6),
-                max_iter=40, tol=0.0)
+    init = {"weights_init": np.full(4, 0.25), "means_init": rows[:4], "precisions_init": unit_precisions("full", 4, 6),
+            "max_iter": 40, "tol": 0.0}
     reference = GaussianMixture(4, **init)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -52,7 +52,7 @@ def test_log_likelihood_never_decreases(covariance_type, rng):
 @pytest.mark.parametrize("chunk_size", [1, 7, 1000, None])
 def test_chunk_size_does_not_change_the_model(covariance_type, chunk_size, rng):
     X = blobs(1200, 3, 3, rng)
-    kwargs = dict(covariance_type=covariance_type, random_state=1, init_params="random_from_data")
+    kwargs = {"covariance_type": covariance_type, "random_state": 1, "init_params": "random_from_data"}
     whole = GaussianMixture(3, chunk_size=len(X), **kwargs).fit(X)
     chunked = GaussianMixture(3, chunk_size=chunk_size, **kwargs).fit(X)
     assert chunked.n_iter_ == whole.n_iter_
@@ -73,8 +73,8 @@ def test_integer_sample_weights_equal_repeated_rows(covariance_type, rng):
     X = blobs(500, 3, 2, rng)
     counts = rng.integers(0, 4, size=len(X))
     precisions = {"full": np.stack([np.eye(3)] * 2), "tied": np.eye(3), "diag": np.ones((2, 3)), "spherical": np.ones(2)}
-    init = dict(means_init=X[:2].copy(), weights_init=[0.5, 0.5], precisions_init=precisions[covariance_type],
-                covariance_type=covariance_type)
+    init = {"means_init": X[:2].copy(), "weights_init": [0.5, 0.5], "precisions_init": precisions[covariance_type],
+            "covariance_type": covariance_type}
     weighted = GaussianMixture(2, **init).fit(X, sample_weight=counts)
     repeated = GaussianMixture(2, **init).fit(np.repeat(X, counts, axis=0))
     for name in ("weights_", "means_", "covariances_"):
@@ -84,7 +84,7 @@ def test_integer_sample_weights_equal_repeated_rows(covariance_type, rng):
 
 def test_fit_predict_equals_fit_then_predict(covariance_type, rng):
     X = blobs(800, 2, 3, rng)
-    kwargs = dict(covariance_type=covariance_type, random_state=0)
+    kwargs = {"covariance_type": covariance_type, "random_state": 0}
     np.testing.assert_array_equal(GaussianMixture(3, **kwargs).fit_predict(X), GaussianMixture(3, **kwargs).fit(X).predict(X))
 
 
@@ -110,7 +110,7 @@ def test_float32_stays_float32_in_memory(rng):
 
 def test_warm_start_continues_from_the_previous_fit(rng):
     X = blobs(2000, 3, 3, rng, spread=2.0)
-    kwargs = dict(random_state=0, init_params="random", tol=0.0)
+    kwargs = {"random_state": 0, "init_params": "random", "tol": 0.0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         straight = GaussianMixture(3, max_iter=20, **kwargs).fit(X)
@@ -124,9 +124,11 @@ def test_convergence_warning_and_max_iter_zero(rng):
     X = blobs(500, 2, 2, rng)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         gm = GaussianMixture(2, max_iter=1, tol=0.0, random_state=0).fit(X)
-    assert not gm.converged_ and gm.n_iter_ == 1
+    assert not gm.converged_
+    assert gm.n_iter_ == 1
     gm = GaussianMixture(2, max_iter=0, random_state=0).fit(X)  # initial parameters only, no warning
-    assert gm.n_iter_ == 0 and gm.lower_bound_ == -np.inf
+    assert gm.n_iter_ == 0
+    assert gm.lower_bound_ == -np.inf
     assert np.all(np.isfinite(gm.means_))
 
 
@@ -135,7 +137,8 @@ def test_verbose_prints_progress(capsys, rng):
     GaussianMixture(2, verbose=2, verbose_interval=1, random_state=0).fit(X)
     out = capsys.readouterr().out
     assert "Initialization 0" in out
-    assert "Iteration 1" in out and "ll change" in out
+    assert "Iteration 1" in out
+    assert "ll change" in out
     assert "Initialization converged." in out
 
 
@@ -179,7 +182,7 @@ def test_non_numeric_data(X, error):
 
 
 def test_complex_data_is_refused():
-    with pytest.raises(ValueError, match="[Cc]omplex data not supported"):
+    with pytest.raises(ValueError, match=r"[Cc]omplex data not supported"):
         GaussianMixture(1).fit(np.ones((5, 2), dtype=complex))
 
 
@@ -194,13 +197,13 @@ def test_invalid_parameters(name, value, rng):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(weights_init=[0.5, 0.6]), "should be normalized"),
-    (dict(weights_init=[1.5, -0.5]), r"should be in the range \[0, 1\]"),
-    (dict(weights_init=[1.0]), "'weights' should have the shape of"),
-    (dict(means_init=np.zeros((2, 3))), "'means' should have the shape of"),
-    (dict(precisions_init=np.array([np.eye(2), -np.eye(2)])), "should be symmetric, positive-definite"),
-    (dict(precisions_init=np.ones((2, 2)), covariance_type="diag") , None),
-    (dict(precisions_init=np.array([1.0, 0.0]), covariance_type="spherical"), "should be positive"),
+    ({"weights_init": [0.5, 0.6]}, "should be normalized"),
+    ({"weights_init": [1.5, -0.5]}, r"should be in the range \[0, 1\]"),
+    ({"weights_init": [1.0]}, "'weights' should have the shape of"),
+    ({"means_init": np.zeros((2, 3))}, "'means' should have the shape of"),
+    ({"precisions_init": np.array([np.eye(2), -np.eye(2)])}, "should be symmetric, positive-definite"),
+    ({"precisions_init": np.ones((2, 2)), "covariance_type": "diag"} , None),
+    ({"precisions_init": np.array([1.0, 0.0]), "covariance_type": "spherical"}, "should be positive"),
 ])
 def test_invalid_initial_parameters(kwargs, message, rng):
     X = rng.normal(size=(50, 2))

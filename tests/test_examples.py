@@ -8,7 +8,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run(name, *args, cwd=None):
-    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], check=False, capture_output=True, text=True,
                             timeout=900, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -22,12 +22,14 @@ def test_every_example_is_tested():
 
 def test_quickstart():
     out = run("quickstart.py", "--quick")
-    assert "converged=True" in out and "identical predictions" in out
+    assert "converged=True" in out
+    assert "identical predictions" in out
 
 
 def test_seed_walkthrough():
     out = run("seed_walkthrough.py")
-    assert "variance 1.0752479631618" in out and "0.29421497" in out
+    assert "variance 1.0752479631618" in out
+    assert "0.29421497" in out
 
 
 def test_model_selection():
@@ -42,7 +44,8 @@ def test_streaming_partial_fit():
 
 def test_out_of_core(tmp_path):
     out = run("out_of_core.py", "--quick", "--folder", str(tmp_path), "--iterations", "2")
-    assert "plain sequential read" in out and "peak resident memory" in out
+    assert "plain sequential read" in out
+    assert "peak resident memory" in out
     assert list(tmp_path.iterdir()) == []  # the example removes its file
 
 

@@ -36,7 +36,7 @@ def test_empty_data():
 
 
 def test_single_row():
-    with pytest.raises(ValueError, match="1 sample.*minimum of 2"):
+    with pytest.raises(ValueError, match=r"1 sample.*minimum of 2"):
         GaussianMixture(1).fit(np.ones((1, 3)))
 
 
@@ -49,8 +49,8 @@ def test_more_components_than_rows():
 def test_one_and_500_features_match_sklearn(n_features, covariance_type):
     rng = np.random.default_rng(n_features)
     X = blobs(1200 if n_features == 500 else 3000, n_features, 2, rng, spread=2.0)
-    init = dict(means_init=X[[0, -1]], weights_init=[0.5, 0.5], max_iter=5, tol=0.0, covariance_type=covariance_type,
-                precisions_init=unit_precisions(covariance_type, 2, n_features))
+    init = {"means_init": X[[0, -1]], "weights_init": [0.5, 0.5], "max_iter": 5, "tol": 0.0, "covariance_type": covariance_type,
+            "precisions_init": unit_precisions(covariance_type, 2, n_features)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sk = SkGaussianMixture(2, **init).fit(X)
@@ -79,11 +79,11 @@ def test_all_rows_identical(covariance_type):
     np.testing.assert_allclose(gm.means_, np.tile([1.0, -2.0, 3.0], (3, 1)), atol=1e-12)
 
 
-def fit_quietly_keep_collapse(gm, X):
+def fit_quietly_keep_collapse(gm, X, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", CollapseWarning)
-        return gm.fit(X)
+        return gm.fit(X, **kwargs)
 
 
 def test_many_duplicate_rows(X):
@@ -127,7 +127,7 @@ def test_integer_boolean_object_dtypes(dtype):
 
 
 def test_complex_dtype_is_refused():
-    with pytest.raises(ValueError, match="[Cc]omplex"):
+    with pytest.raises(ValueError, match=r"[Cc]omplex"):
         GaussianMixture(2).fit(np.ones((10, 2), dtype=np.complex128))
 
 
@@ -147,15 +147,16 @@ def test_fortran_strided_read_only_arrays(X):
 def test_collapse_policies(X):
     """A component started far from all data collapses; each policy is defined, never NaN."""
     means = np.vstack([X[:2], [[1e3, 1e3, 1e3]]])
-    kwargs = dict(means_init=means, weights_init=[0.4, 0.4, 0.2], precisions_init=np.stack([np.eye(3)] * 3),
-                  max_iter=50)
+    kwargs = {"means_init": means, "weights_init": [0.4, 0.4, 0.2], "precisions_init": np.stack([np.eye(3)] * 3),
+              "max_iter": 50}
     with pytest.warns(CollapseWarning, match="re-seeded at row"):
         reseeded = fit_quietly_keep_collapse(GaussianMixture(3, on_collapse="reseed", **kwargs), X)
     assert_finite(reseeded)
     assert np.abs(reseeded.means_).max() < 100  # the far component came back to the data
     with pytest.warns(CollapseWarning, match="dropped: 2 remain"):
         dropped = fit_quietly_keep_collapse(GaussianMixture(3, on_collapse="drop", **kwargs), X)
-    assert dropped.means_.shape == (2, 3) and dropped.predict_proba(X).shape == (len(X), 2)
+    assert dropped.means_.shape == (2, 3)
+    assert dropped.predict_proba(X).shape == (len(X), 2)
     assert_finite(dropped)
     ignored = fit_quietly(GaussianMixture(3, on_collapse="ignore", **kwargs), X)
     assert_finite(ignored)
@@ -164,8 +165,8 @@ def test_collapse_policies(X):
 
 def test_collapse_with_sklearn_defaults_is_unchanged(X):
     """Without a collapse, on_collapse changes nothing: the same model as scikit-learn."""
-    init = dict(means_init=X[:3], weights_init=np.full(3, 1 / 3), precisions_init=unit_precisions("full", 3, 3),
-                max_iter=100)
+    init = {"means_init": X[:3], "weights_init": np.full(3, 1 / 3), "precisions_init": unit_precisions("full", 3, 3),
+            "max_iter": 100}
     sk = SkGaussianMixture(3, **init).fit(X)
     for policy in ("reseed", "drop", "ignore"):
         np.testing.assert_allclose(GaussianMixture(3, on_collapse=policy, **init).fit(X).means_, sk.means_, rtol=1e-7)
@@ -183,7 +184,9 @@ def test_row_sampling_never_permutes_huge_data():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 50 * 2**20
-    assert len(np.unique(rows)) == 100_000 and rows.min() >= 0 and rows.max() < 468_750_000
+    assert len(np.unique(rows)) == 100_000
+    assert rows.min() >= 0
+    assert rows.max() < 468_750_000
     small = choose_rows(np.random.RandomState(3), 1000, 5)  # scikit-learn's draw where it is cheap
     np.testing.assert_array_equal(small, np.random.RandomState(3).choice(1000, 5, replace=False))
 
@@ -198,3 +201,112 @@ def test_same_clustering_ignores_the_clusters_names():
     assert not same_clustering(a, np.array([0, 0, 1, 1, 1, 2]))  # a row moved
     assert not same_clustering(a, np.array([0, 0, 1, 1, 1, 1]))  # two clusters merged
     assert not same_clustering(np.array([0, 0, 1, 1, 1, 1]), a)  # one split in two
+
+
+# ---------------------------------------------------------------- issue: no input corrupts memory
+def test_warm_start_with_other_features_is_scikit_learns_error(covariance_type):
+    rng = np.random.default_rng(0)
+    for first, second in ((3, 5), (5, 3)):
+        gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(blobs(300, first, 2, rng))
+        with pytest.raises(ValueError, match=f"X has {second} features, but GaussianMixture is expecting {first}"):
+            gm.set_params(warm_start=True).fit(blobs(300, second, 2, rng))
+        assert gm.means_.shape == (2, first)  # the failed fit left the model as it was
+
+
+def test_scaling_every_weight_by_a_constant_changes_nothing(covariance_type, X):
+    reference = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    for scale in (1.0 / len(X), 1e-6, 1e6):
+        scaled = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
+            X, sample_weight=np.full(len(X), scale))
+        for name in ATTRIBUTES:
+            np.testing.assert_allclose(getattr(scaled, name), getattr(reference, name), rtol=1e-8, err_msg=name)
+
+
+def test_the_collapse_threshold_is_in_rows_whatever_the_weights(X):
+    means = np.vstack([X[:2], [[1e3, 1e3, 1e3]]])
+    kwargs = {"means_init": means, "weights_init": [0.4, 0.4, 0.2], "precisions_init": np.stack([np.eye(3)] * 3),
+              "max_iter": 50, "on_collapse": "drop"}
+    with pytest.warns(CollapseWarning, match="dropped: 2 remain"):
+        fit_quietly_keep_collapse(GaussianMixture(3, **kwargs), X, sample_weight=np.full(len(X), 1e-4))
+
+
+def test_the_parameter_count_follows_dropped_components(X):
+    means = np.vstack([X[:2], [[1e3, 1e3, 1e3]]])
+    kwargs = {"means_init": means, "weights_init": [0.4, 0.4, 0.2], "precisions_init": np.stack([np.eye(3)] * 3),
+              "max_iter": 50, "on_collapse": "drop"}
+    with pytest.warns(CollapseWarning):
+        gm = fit_quietly_keep_collapse(GaussianMixture(3, **kwargs), X)
+    assert gm.n_parameters() == 2 * 6 + 2 * 3 + 1  # 19, not the 29 of three components
+    assert gm.bic(X) == pytest.approx(-2 * gm.score_samples(X).sum() + 19 * np.log(len(X)))
+
+
+def test_partial_fit_after_fit_weighs_the_rows_already_seen():
+    rng = np.random.default_rng(2)
+    X = blobs(40_000, 3, 3, rng)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    before = {name: getattr(gm, name).copy() for name in ("weights_", "means_")}
+    gm.partial_fit(X[:20])
+    # 20 rows against 40,000: the model moves by about 20 / 40,020 of the batch's pull
+    np.testing.assert_allclose(gm.weights_, before["weights_"], atol=2e-3)
+    np.testing.assert_allclose(gm.means_, before["means_"], atol=2e-2)
+    assert gm.n_steps_ == 1
+
+
+def test_partial_fit_after_fit_step_is_the_share_of_the_new_rows():
+    """The first step after fit is S <- (1 - rho) S_fit + rho S_batch with rho = b / (n + b)."""
+    rng = np.random.default_rng(3)
+    X = blobs(4000, 2, 2, rng)
+    gm = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+    w0, m0 = gm.weights_.copy(), gm.means_.copy()
+    import naive
+
+    _, resp = naive.e_step(X[:1000], w0, m0, gm.covariances_, "diag")
+    rho = 1000 / 5000
+    s0 = (1 - rho) * w0 + rho * resp.mean(axis=0)
+    s1 = (1 - rho) * w0[:, None] * m0 + rho * (resp.T @ X[:1000]) / 1000
+    gm.partial_fit(X[:1000])
+    np.testing.assert_allclose(gm.weights_, s0 / s0.sum(), rtol=1e-9)
+    np.testing.assert_allclose(gm.means_, s1 / s0[:, None], rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["npy", "callable", "csv"])
+def test_sources_with_no_features_are_refused(tmp_path, kind):
+    from fastem import source
+
+    np.save(tmp_path / "x.npy", np.zeros((10, 0)))
+    np.savetxt(tmp_path / "x.csv", np.ones((10, 2)), delimiter=",", header="a,b", comments="")
+    open_it = {"npy": lambda: source(str(tmp_path / "x.npy")),
+               "callable": lambda: source(lambda: iter([np.zeros((10, 0))])),
+               "csv": lambda: source(str(tmp_path / "x.csv"), columns=[])}[kind]
+    with pytest.raises(ValueError, match="0 features: a mixture needs at least one column"):
+        open_it()
+
+
+def test_checkpoint_refuses_data_changed_past_its_first_rows(tmp_path):
+    import fastem._engine as engine
+
+    X = blobs(20_000, 2, 2, np.random.default_rng(2))
+    checkpoint = tmp_path / "c.npz"
+    gm = GaussianMixture(2, random_state=0, max_iter=5, tol=0.0, checkpoint=str(checkpoint))
+    original, calls = engine.em_stats, []
+
+    def stop_after_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    engine.em_stats = stop_after_two
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gm.fit(X)
+    finally:
+        engine.em_stats = original
+    changed = X.copy()
+    changed[15_000] += 1.0  # far beyond the first 4096 rows the old fingerprint hashed
+    with pytest.raises(ValueError, match="other data or other parameters"):
+        gm.fit(changed)
+    weights = np.ones(len(X))
+    weights[19_999] = 2.0
+    with pytest.raises(ValueError, match="other data or other parameters"):
+        gm.fit(X, sample_weight=weights)

@@ -1,12 +1,13 @@
 """partial_fit: stepwise online EM on a stream."""
 
+import naive
 import numpy as np
 import pytest
 from conftest import blobs, random_params
 
-import naive
 from fastem import GaussianMixture
-from fastem._engine import KernelParams, Stats, _symmetric, array_chunks, em_pass
+from fastem._engine import KernelParams, Stats, array_chunks, em_pass
+from fastem._engine import symmetric as _symmetric
 
 
 def stream(n_batches, batch, rng, centers, scales):
@@ -47,12 +48,13 @@ def test_partial_fit_takes_a_stream_one_step_per_chunk():
 def test_first_step_is_one_em_step_from_the_initialisation(covariance_type):
     rng = np.random.default_rng(1)
     X = blobs(3000, 3, 3, rng)
-    init = dict(means_init=X[:3].copy(), weights_init=np.full(3, 1 / 3), covariance_type=covariance_type,
-                precisions_init={"full": np.stack([np.eye(3)] * 3), "tied": np.eye(3), "diag": np.ones((3, 3)),
-                                 "spherical": np.ones(3)}[covariance_type])
+    precisions = {"full": np.stack([np.eye(3)] * 3), "tied": np.eye(3), "diag": np.ones((3, 3)),
+                  "spherical": np.ones(3)}[covariance_type]
+    init = {"means_init": X[:3].copy(), "weights_init": np.full(3, 1 / 3), "covariance_type": covariance_type,
+            "precisions_init": precisions}
     online = GaussianMixture(3, **init).partial_fit(X)
     batch = GaussianMixture(3, max_iter=1, tol=0.0, **init)
-    with pytest.warns(Warning):
+    with pytest.warns(Warning, match="did not converge"):
         batch.fit(X)
     np.testing.assert_allclose(online.means_, batch.means_, rtol=1e-10)
     np.testing.assert_allclose(online.covariances_, batch.covariances_, rtol=1e-9)

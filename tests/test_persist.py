@@ -84,7 +84,7 @@ def test_newer_format_version(fitted, tmp_path):
     header["format_version"] = 99
     contents["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     np.savez(tmp_path / "new.npz", **contents)
-    with pytest.raises(ModelFileError, match="uses model format 99.*upgrade fastem"):
+    with pytest.raises(ModelFileError, match=r"uses model format 99.*upgrade fastem"):
         fastem.load(tmp_path / "new.npz")
 
 
@@ -104,9 +104,8 @@ def test_files_that_are_not_models(tmp_path):
 
 def test_pickled_object_arrays_are_never_loaded(tmp_path):
     """An archive with an object array (which would unpickle) is refused, not executed."""
-    with zipfile.ZipFile(tmp_path / "evil.npz", "w") as z:
-        with z.open("header.npy", "w") as f:
-            np.lib.format.write_array(f, np.array([{"format": "fastem-model"}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(tmp_path / "evil.npz", "w") as z, z.open("header.npy", "w") as f:
+        np.lib.format.write_array(f, np.array([{"format": "fastem-model"}], dtype=object), allow_pickle=True)
     with pytest.raises(ModelFileError, match="not a readable fastem model"):
         fastem.load(tmp_path / "evil.npz")
 

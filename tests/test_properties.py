@@ -2,12 +2,12 @@
 
 import warnings
 
+import naive
 import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-import naive
 from fastem import GaussianMixture
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -133,8 +133,8 @@ def test_not_worse_than_sklearn_from_the_same_start(case):
     X, k, covariance_type, seed = case
     X = X.astype(np.float64)
     scale = float(np.std(X)) or 1.0
-    kwargs = dict(covariance_type=covariance_type, random_state=seed, init_params="random", max_iter=30, tol=1e-6,
-                  reg_covar=1e-6 * scale**2)
+    kwargs = {"covariance_type": covariance_type, "random_state": seed, "init_params": "random", "max_iter": 30, "tol": 1e-6,
+              "reg_covar": 1e-6 * scale**2}
     # scikit-learn fits the centred data (the same EM: a random start does not depend on
     # X's location), since on offset data with small variances its x^2 - 2 x mu + mu^2
     # arithmetic loses the digits that matter and its EM stops being monotone (offset 1e4,

@@ -81,7 +81,7 @@ def test_same_model_with_offset_data(covariance_type, rng):
 def test_random_inits_draw_what_sklearn_draws(covariance_type, init_params, rng):
     """'random' and 'random_from_data' consume the random state as scikit-learn does."""
     X = blobs(1500, 4, 3, rng)
-    kwargs = dict(covariance_type=covariance_type, init_params=init_params, random_state=7, max_iter=5, tol=0.0)
+    kwargs = {"covariance_type": covariance_type, "init_params": init_params, "random_state": 7, "max_iter": 5, "tol": 0.0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk = SkGaussianMixture(3, **kwargs).fit(X)
@@ -100,7 +100,7 @@ def test_random_inits_draw_what_sklearn_draws(covariance_type, init_params, rng)
 
 def test_n_init_keeps_the_best_run(rng):
     X = blobs(2000, 2, 5, rng, spread=2.0)
-    kwargs = dict(init_params="random_from_data", random_state=3, max_iter=200)
+    kwargs = {"init_params": "random_from_data", "random_state": 3, "max_iter": 200}
     best = GaussianMixture(5, n_init=4, **kwargs).fit(X)
     assert_same_model(best, SkGaussianMixture(5, n_init=4, **kwargs).fit(X), rtol=1e-7)
     assert best.lower_bound_ >= GaussianMixture(5, n_init=1, **kwargs).fit(X).lower_bound_

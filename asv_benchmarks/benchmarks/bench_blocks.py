@@ -54,7 +54,7 @@ class Block:
     asv's warm-up."""
 
     params = (FAMILIES, DTYPES)
-    param_names = ["family", "dtype"]
+    param_names = ("family", "dtype",)
     version = 1
 
     def setup(self, family, dtype):

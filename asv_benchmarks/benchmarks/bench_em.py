@@ -17,7 +17,7 @@ class EMIteration:
     """One fused pass (E-step + M-step statistics) and the M-step, from a fixed start."""
 
     params = (COVARIANCE_TYPES, DTYPES, SHAPES)
-    param_names = ["covariance_type", "dtype", "shape"]
+    param_names = ("covariance_type", "dtype", "shape",)
     timeout = 300
 
     def setup(self, covariance_type, dtype, shape):
@@ -50,7 +50,7 @@ class WholeFit:
     """A whole fit from the default k-means initialisation."""
 
     params = (COVARIANCE_TYPES, DTYPES)
-    param_names = ["covariance_type", "dtype"]
+    param_names = ("covariance_type", "dtype",)
     timeout = 300
 
     def setup(self, covariance_type, dtype):
@@ -76,7 +76,7 @@ class SpeedupVsSklearn:
     """Seconds per EM iteration of scikit-learn / fastem's, measured in the same process."""
 
     params = (COVARIANCE_TYPES,)
-    param_names = ["covariance_type"]
+    param_names = ("covariance_type",)
     timeout = 600
     number = 1
     repeat = 1
@@ -100,7 +100,7 @@ class ColdStart:
     cache warm (the usual case) and switched off (compile time included)."""
 
     params = (["warm cache", "no cache"],)
-    param_names = ["cache"]
+    param_names = ("cache",)
     timeout = 600
     number = 1
     repeat = 1

@@ -39,7 +39,7 @@ def transpose8(typingctx, src, row, col, dst, dst_col):
         src_ary = context.make_array(src)(context, builder, args[0])
         dst_ary = context.make_array(dst)(context, builder, args[3])
         i0, j0, b0 = (context.cast(builder, a, t, types.intp)
-                      for a, t in zip((args[1], args[2], args[4]), signature.args[1:3] + signature.args[4:]))
+                      for a, t in zip((args[1], args[2], args[4]), signature.args[1:3] + signature.args[4:], strict=False))
         src_vec = ir.VectorType(context.get_value_type(src.dtype), 8)
         dst_vec = ir.VectorType(context.get_value_type(dst.dtype), 8)
         one = ir.Constant(context.get_value_type(types.intp), 1)

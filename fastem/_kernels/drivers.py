@@ -196,7 +196,7 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     n, n_features = X.shape
     n_components = loc.shape[0]
     rows, n_blocks, groups = _layout(X, n_components, s2.size)
-    g_s0, g_s1, g_s2 = zeros((groups,) + s0.shape), zeros((groups,) + s1.shape), zeros((groups,) + s2.shape)
+    g_s0, g_s1, g_s2 = zeros((groups, *s0.shape)), zeros((groups, *s1.shape)), zeros((groups, *s2.shape))
     g_ll = zeros((groups,))
     g_low = np.full(groups, worst[0])  # only rows below the lowest of earlier chunks matter
     g_low_row = np.full(groups, -1, dtype=np.int64)
@@ -250,10 +250,10 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
 def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads):
     """Statistics of a chunk under given responsibilities resp (n, K), around shift (K, D)
     (full, diag) or center (D,) (tied)."""
-    n, n_features = X.shape
+    n, _n_features = X.shape
     n_components = resp.shape[1]
     rows, n_blocks, groups = _layout(X, n_components, s2.size)
-    g_s0, g_s1, g_s2 = zeros((groups,) + s0.shape), zeros((groups,) + s1.shape), zeros((groups,) + s2.shape)
+    g_s0, g_s1, g_s2 = zeros((groups, *s0.shape)), zeros((groups, *s1.shape)), zeros((groups, *s2.shape))
     slots = n_slots(groups, threads)
     xT, _, r, vec = _scratch(X, slots, rows, n_components)
     for s in prange(slots):

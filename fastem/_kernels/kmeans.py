@@ -39,7 +39,7 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
     rows = block_rows(n_features, 8)  # its scratch is float64
     n_blocks = (n + rows - 1) // rows
     groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + 1))
-    g_counts, g_sums, g_inertia = zeros((groups,) + counts.shape), zeros((groups,) + sums.shape), zeros((groups,))
+    g_counts, g_sums, g_inertia = zeros((groups, *counts.shape)), zeros((groups, *sums.shape)), zeros((groups,))
     slots = n_slots(groups, threads)
     xT = aligned_empty(slots, n_features, rows, np.float64)
     vec = aligned_empty(slots, 3, rows, np.float64)

@@ -1,0 +1,103 @@
+"""The one dispatcher: whatever a user passes as X becomes the engine's data backend.
+
+=====================================================  =================================
+X                                                      backend
+=====================================================  =================================
+a Dask array or DataFrame                              fastem.dask.DaskBackend
+a Source, a path, an h5py/zarr array, a callable,      LocalBackend over fastem.source(X)
+an iterator
+anything else (arrays, lists, DataFrames)              LocalBackend over the array,
+                                                       validated as scikit-learn does
+=====================================================  =================================
+
+It also keeps the estimator's ``n_features_in_`` (and scikit-learn's feature names for
+in-memory data) and validates sample weights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._engine import LocalBackend
+from .sources import ArraySource, Source, source
+
+ARRAY, SOURCE, DASK = "array", "source", "dask"
+
+
+def kind_of(X) -> str:
+    """ARRAY, SOURCE or DASK: which way X goes."""
+    module = type(X).__module__.split(".")[0]
+    if module in ("dask", "dask_expr"):
+        return DASK
+    if isinstance(X, Source | str | os.PathLike | Iterator) or callable(X) or module in ("h5py", "zarr"):
+        return SOURCE
+    return ARRAY
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """sample_weight as a float64 (n_samples,) array of finite weights >= 0 with a positive
+    sum (or None); the error names the first bad row."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}.")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise ValueError(f"sample_weight must be finite and >= 0; row {bad[0]} holds {w[bad[0]]}.")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to zero: no row carries any weight.")
+    return w
+
+
+def _as_float_array(estimator, X, *, reset: bool, min_samples: int) -> np.ndarray:
+    """An in-memory X as float32/float64, validated as scikit-learn does (n_features_in_,
+    feature names)."""
+    if isinstance(X, list | tuple):
+        X = np.asarray(X)
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind in ("U", "S", "O"):
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"X must hold numbers; its {X.dtype} entries do not convert to float: {exc}") from None
+    return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                         ensure_min_samples=min_samples)
+
+
+def _check_width(estimator, n_features: int, reset: bool) -> None:
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input.")
+
+
+def open_data(estimator, X, *, reset: bool, sample_weight=None, chunk_size: int | None = None,
+              progress: bool = False, min_samples: int = 1):
+    """The backend for X. reset: X sets the estimator's n_features_in_ (fit), else it must
+    match it. sample_weight is validated against X's rows (a counting pass where a source
+    cannot tell them without one)."""
+    kind = kind_of(X)
+    if kind == DASK:
+        from .dask import DaskBackend
+
+        backend = DaskBackend(X, sample_weight, progress)
+        _check_width(estimator, backend.n_features, reset)
+        return backend
+    if kind == SOURCE:
+        data = source(X, chunk_size=chunk_size)
+        _check_width(estimator, data.n_features, reset)
+    else:
+        X = _as_float_array(estimator, X, reset=reset, min_samples=min_samples)
+        data = ArraySource(X, chunk_size, name="Input X")
+    backend = LocalBackend(data, progress=progress)
+    if sample_weight is not None:
+        backend.sample_weight = check_sample_weight(sample_weight, backend.count())
+    return backend
