@@ -38,6 +38,27 @@ def blobs(n, n_features, n_components, rng, spread=6.0, dtype=np.float64):
     return (centers[labels] + scales[labels] * rng.standard_normal((n, n_features))).astype(dtype)
 
 
+def interrupted_fit(gm, X, after: int, **kwargs) -> None:
+    """gm.fit(X) stopped by a KeyboardInterrupt as its EM pass number after + 1 begins
+    (initialisation passes are not counted)."""
+    import fastem._engine as engine
+
+    original, calls = engine.em_stats, []
+
+    def stop(*args, **kw):
+        calls.append(1)
+        if len(calls) > after:
+            raise KeyboardInterrupt
+        return original(*args, **kw)
+
+    engine.em_stats = stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gm.fit(X, **kwargs)
+    finally:
+        engine.em_stats = original
+
+
 @pytest.fixture(params=COVARIANCE_TYPES)
 def covariance_type(request):
     return request.param

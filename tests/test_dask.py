@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import blobs, unit_precisions
+from conftest import blobs, interrupted_fit, unit_precisions
 
 from fastem import GaussianMixture
 
@@ -130,28 +130,13 @@ def test_partial_fit_of_a_dask_array_stays_on_the_cluster(client, data, monkeypa
 
 
 def test_checkpointed_fit_killed_and_resumed_gives_the_same_model(client, data, tmp_path):
-    import fastem._engine as engine
-
     X = da.from_array(data, chunks=(7000, 4)).persist()
     options = {"random_state": 1, "max_iter": 12, "tol": 0.0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = GaussianMixture(3, **options).fit(X)
     checkpoint = tmp_path / "fit.ckpt.npz"
-    original, calls = engine.em_stats, []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    engine.em_stats = interrupted
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            GaussianMixture(3, **options).fit(X, checkpoint=checkpoint)
-    finally:
-        engine.em_stats = original
+    interrupted_fit(GaussianMixture(3, **options), X, after=4, checkpoint=checkpoint)
     assert checkpoint.exists()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

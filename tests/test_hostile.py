@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import blobs, unit_precisions
+from conftest import blobs, interrupted_fit, unit_precisions
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from fastem import CollapseWarning, GaussianMixture
@@ -283,25 +283,10 @@ def test_sources_with_no_features_are_refused(tmp_path, kind):
 
 
 def test_checkpoint_refuses_data_changed_past_its_first_rows(tmp_path):
-    import fastem._engine as engine
-
     X = blobs(20_000, 2, 2, np.random.default_rng(2))
     checkpoint = tmp_path / "c.npz"
     gm = GaussianMixture(2, random_state=0, max_iter=5, tol=0.0, checkpoint=str(checkpoint))
-    original, calls = engine.em_stats, []
-
-    def stop_after_two(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    engine.em_stats = stop_after_two
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            gm.fit(X)
-    finally:
-        engine.em_stats = original
+    interrupted_fit(gm, X, after=2)
     changed = X.copy()
     changed[15_000] += 1.0  # far beyond the first 4096 rows the old fingerprint hashed
     with pytest.raises(ValueError, match="other data or other parameters"):

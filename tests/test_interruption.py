@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import blobs
+from conftest import blobs, interrupted_fit
 
 import fastem._engine as engine
 from fastem import GaussianMixture
@@ -103,22 +103,7 @@ def test_checkpoint_of_other_data_is_refused(tmp_path):
     X = blobs(500, 2, 2, np.random.default_rng(2))
     checkpoint = tmp_path / "c.npz"
     gm = GaussianMixture(2, random_state=0, max_iter=3, tol=0.0, checkpoint=str(checkpoint))
-
-    original = engine.em_stats
-    calls = []
-
-    def stop_after_two(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    engine.em_stats = stop_after_two
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            gm.fit(X)
-    finally:
-        engine.em_stats = original
+    interrupted_fit(gm, X, after=2)
     assert checkpoint.exists()
     with pytest.raises(ValueError, match="other data or other parameters"):
         gm.fit(X * 2)

@@ -335,7 +335,8 @@ def test_kernels_ask_for_wide_vectors(rng):
     loc = rng.normal(size=(n_components, n_features))
     log_prob = fresh(_kernels.full.full_log_prob)
     prec = _kernels.full.padded_upper(np.tile(np.eye(n_features), (n_components, 1, 1)))
-    log_prob(xT, rows, loc, prec, np.zeros(n_components), np.empty((5, rows)), np.empty((n_components, rows)))
+    padded_loc = _kernels.full.locations(loc, prec)  # (K, D4), as the drivers pass it
+    log_prob(xT, rows, padded_loc, prec, np.zeros(n_components), np.empty((5, rows)), np.empty((n_components, rows)))
     lloyd = fresh(_kernels.kmeans.lloyd_accumulate)
     X = rng.normal(size=(100, n_features))
     lloyd(X, np.zeros(0), loc, np.zeros(n_components), np.zeros(loc.shape), np.zeros(0, dtype=np.int64), 2)
