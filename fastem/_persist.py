@@ -1,6 +1,7 @@
 """Saving and loading models: a documented .npz file that loading never executes.
 
-Format (version 1): a NumPy .npz archive, read with allow_pickle=False, holding
+Format (version 1): a NumPy .npz archive (an uncompressed zip of .npy arrays, as np.savez
+writes it), holding
     header                  uint8 array: UTF-8 JSON text, see below
     weights                 (K,) float64
     means                   (K, D) float64
@@ -13,15 +14,29 @@ The JSON header: {"format": "fastem-model", "format_version": 1, "fastem_version
 hex digest of its bytes}}. The file is written to a temporary name beside the target and
 renamed over it only when complete, so an interrupted save never leaves a half-written
 model, and an existing model is replaced only by a whole one.
+
+Reading treats the file as untrusted input. ``read_archive`` opens only a regular file
+(a directory, FIFO or device is refused before it is opened, and opened without
+blocking), parses the zip itself and never unpickles: every member must be an
+uncompressed .npy array of a plain numeric dtype whose declared size is exactly what the
+member holds (so no member can make the reader allocate more than the file's size), and
+every array must match its checksum. Checksums detect accidents only (anyone can
+recompute them): ``fastem.load`` (``_load``) then checks the header's types and every
+array's dtype, shape and values before it builds an estimator, and refuses (does not
+ignore) arrays and header entries that format version 1 does not describe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +45,16 @@ FORMAT = "fastem-model"
 FORMAT_VERSION = 1
 ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
 INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
+HEADER_KEYS = ("format", "format_version", "fastem_version", "params", "attributes", "sha256")
+NUMERIC_KINDS = "biufc"  # the dtype kinds an archive may hold (bool, int, uint, float, complex)
 
 
 class ModelFileError(ValueError):
     """A file is not a fastem model, is damaged, or comes from a newer fastem."""
+
+
+class _Unreadable(ValueError):
+    """The archive's container (zip or .npy member) is malformed."""
 
 
 def _digest(array: np.ndarray) -> str:
@@ -68,35 +89,140 @@ def write_archive(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> Pa
     return path
 
 
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _open_regular(path: Path, kind: str):
+    """A binary file object on the regular file at path. Anything else (a directory, FIFO,
+    device or socket) is a ModelFileError, found before the file is opened (opening a FIFO
+    would block until a writer comes) and checked again on the open descriptor."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(f"no such file: {path}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ModelFileError(f"{path} cannot be read as a fastem {kind}: {exc}") from None
+    if not stat.S_ISREG(mode):
+        raise ModelFileError(f"{path} is not a fastem {kind}: it is {_file_kind(mode)}, not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read as a fastem {kind}: {exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # replaced between the two calls
+            raise ModelFileError(f"{path} is not a fastem {kind}: it is {_file_kind(mode)}, not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_npy(member, size: int, name: str) -> np.ndarray:
+    """The array of a .npy member of size bytes, its header checked before any data is read."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise _Unreadable(f"array {name!r} is in .npy format {version}, which fastem does not write")
+    if dtype.hasobject:
+        raise _Unreadable(f"array {name!r} holds Python objects (dtype {dtype}), which fastem never unpickles")
+    if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise _Unreadable(f"array {name!r} has dtype {dtype}, not a number type")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise _Unreadable(f"array {name!r} declares an invalid shape {shape!r}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if member.tell() + nbytes != size:
+        raise _Unreadable(f"array {name!r} declares shape {shape} of {dtype} ({nbytes} bytes of data) but its "
+                          f"member holds {size - member.tell()} bytes of data")
+    data = member.read(nbytes)
+    if len(data) != nbytes:
+        raise _Unreadable(f"array {name!r} is truncated")
+    array = np.frombuffer(bytearray(data), dtype=dtype)  # a writable copy
+    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
+
+
+def _read_members(f) -> dict[str, np.ndarray]:
+    """The arrays of the .npz archive open in f, by name (the member's name without .npy)."""
+    file_size = os.fstat(f.fileno()).st_size
+    arrays = {}
+    with zipfile.ZipFile(f) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise _Unreadable(f"member {info.filename!r} is not a .npy array")
+            name = info.filename[:-4]
+            if name in arrays:
+                raise _Unreadable(f"array {name!r} is in the archive twice")
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise _Unreadable(f"array {name!r} is compressed; fastem writes and reads uncompressed archives")
+            if info.file_size != info.compress_size or info.compress_size > file_size:
+                raise _Unreadable(f"array {name!r} declares {info.file_size} bytes in a file of {file_size}")
+            with archive.open(info) as member:
+                arrays[name] = _read_npy(member, info.file_size, name)
+    return arrays
+
+
+# what a damaged zip or .npy member can raise from zipfile and numpy's .npy parser
+_CONTAINER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, TypeError,
+                     OverflowError, NotImplementedError, RuntimeError, SyntaxError, KeyError, IndexError,
+                     struct.error, zlib.error)
+
+
 def read_archive(path: Path, kind: str, file_format: str, required: tuple[str, ...] = ()
                  ) -> tuple[dict, dict[str, np.ndarray]]:
     """(header, arrays) of an archive written by write_archive whose header names
     file_format, with the required arrays, every array checked against its checksum.
-    Never unpickles. kind names the file in error messages."""
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            contents = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path} is not a readable fastem {kind} (damaged or not a .npz file): {exc}") from None
+    Never unpickles (see the module's docstring). kind names the file in error messages."""
+    path = Path(path)
+    with _open_regular(path, kind) as f:
+        try:
+            contents = _read_members(f)
+        except _CONTAINER_ERRORS as exc:
+            raise ModelFileError(f"{path} is not a readable fastem {kind} (damaged or not a .npz file): {exc}"
+                                 ) from None
     if "header" not in contents:
         raise ModelFileError(f"{path} is a .npz file but not a fastem {kind}: it has no header")
+    raw = contents.pop("header")
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{path}: the {kind} header is damaged: it is an array of {raw.dtype} and shape "
+                             f"{raw.shape}, not a 1-D uint8 array of JSON text")
     try:
-        header = json.loads(contents.pop("header").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, or too many digits
         raise ModelFileError(f"{path}: the {kind} header is damaged: {exc}") from None
     if not isinstance(header, dict) or header.get("format") != file_format:
         found = header.get("format") if isinstance(header, dict) else None
+        if not isinstance(found, str | None):
+            found = type(found).__name__
         raise ModelFileError(f"{path} is not a fastem {kind} file (format {found!r})")
-    digests = header.get("sha256", {})
+    digests = header.get("sha256")
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise ModelFileError(f"{path}: the {kind} header's 'sha256' must be an object of array name -> hex "
+                             f"digest, got {_describe(digests)}")
     missing = sorted({*digests, *required} - contents.keys())
     if missing:
         raise ModelFileError(f"{path}: the {kind} is incomplete: array {missing[0]!r} is missing")
     for name, array in contents.items():
-        if _digest(array) != digests.get(name):
+        if name not in digests:
+            raise ModelFileError(f"{path}: array {name!r} has no checksum in the header: the file is corrupted")
+        if _digest(array) != digests[name]:
             raise ModelFileError(f"{path}: array {name!r} does not match its checksum: the file is corrupted")
     return header, contents
+
+
+def _describe(value) -> str:
+    """A short description of a JSON value for error messages (never a huge repr)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def save(model, path) -> Path:
@@ -133,13 +259,19 @@ def save(model, path) -> Path:
 
 
 def read_model(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """(header, arrays) of a model file, checked (see load)."""
+    """(header, arrays) of a model file: the archive checked (read_archive) and its format
+    version one this fastem reads. fastem.load checks the rest."""
     path = Path(path)
     header, contents = read_archive(path, "model", FORMAT, ARRAYS)
     version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        written = header.get("fastem_version")
+        written = written if isinstance(written, str) and len(written) <= 40 else "(unknown version)"
         raise ModelFileError(
-            f"{path} uses model format {version}, written by fastem {header.get('fastem_version')}; "
+            f"{path} uses model format {version}, written by fastem {written}; "
             f"this fastem reads format {FORMAT_VERSION} and older: upgrade fastem to load it"
         )
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path}: the model header's 'format_version' must be an int from 1 to "
+                             f"{FORMAT_VERSION}, got {_describe(version)}")
     return header, contents

@@ -371,7 +371,7 @@ class HDF5Source(Source):
                     if key not in f:
                         raise ValueError(f"{obj} has no dataset {key!r}; it has {list(f.keys())}")
                     if not isinstance(f[key], h5py.Dataset):
-                        raise ValueError(f"{obj}: {key!r} is an HDF5 {type(f[key]).__name__.lower()}, not a dataset; "
+                        raise TypeError(f"{obj}: {key!r} is an HDF5 {type(f[key]).__name__.lower()}, not a dataset; "
                                          "name a dataset with key=")
                     shape, dtype = f[key].shape, f[key].dtype
             except OSError as exc:
