@@ -1,5 +1,6 @@
 """fastem: Gaussian mixtures by EM on fused, parallel Numba kernels."""
 
+from . import _threads  # noqa: F401  (first: chooses Numba's threading layer before any parallel call)
 from ._engine import CollapseWarning
 from ._load import load
 from ._persist import ModelFileError
