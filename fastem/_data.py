@@ -33,9 +33,15 @@ def kind_of(X) -> str:
     module = type(X).__module__.split(".")[0]
     if module in ("dask", "dask_expr"):
         return DASK
-    if isinstance(X, Source | str | os.PathLike | Iterator) or callable(X) or module in ("h5py", "zarr"):
+    if isinstance(X, Source | str | bytes | os.PathLike | Iterator) or callable(X) or module in ("h5py", "zarr"):
         return SOURCE
     return ARRAY
+
+
+def is_stream(X) -> bool:
+    """Whether X comes in chunks (a source, path, callable or iterator: partial_fit takes
+    one step per chunk) rather than as one batch (an array, in memory or on a cluster)."""
+    return kind_of(X) == SOURCE
 
 
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
@@ -43,20 +49,33 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     sum (or None); the error names the first bad row."""
     if sample_weight is None:
         return None
-    w = np.asarray(sample_weight, dtype=np.float64)
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"sample_weight must hold numbers: {exc}") from None
     if w.shape != (n_samples,):
         raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}.")
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
         raise ValueError(f"sample_weight must be finite and >= 0; row {bad[0]} holds {w[bad[0]]}.")
-    if not w.sum() > 0:
+    if not w.max() > 0:
         raise ValueError("sample_weight sums to zero: no row carries any weight.")
-    return w
+    return normalized_weights(w)
+
+
+def normalized_weights(w):
+    """w rescaled to mean 1: the model does not depend on the weights' scale,
+    and neither tiny (1e-300) nor huge (1e306) weights lose precision or overflow."""
+    w = w / w.max()
+    return w / w.mean()
 
 
 def _as_float_array(estimator, X, *, reset: bool, min_samples: int) -> np.ndarray:
     """An in-memory X as float32/float64, validated as scikit-learn does (n_features_in_,
     feature names)."""
+    if np.ma.isMaskedArray(X) and np.ma.is_masked(X):
+        raise ValueError(f"X is a masked array with {int(np.ma.count_masked(X))} masked entries, which fastem would "
+                         "fit as the values under the mask: fill them or drop their rows first")
     if isinstance(X, list | tuple):
         X = np.asarray(X)
     kind = getattr(getattr(X, "dtype", None), "kind", None)
@@ -65,8 +84,16 @@ def _as_float_array(estimator, X, *, reset: bool, min_samples: int) -> np.ndarra
             X = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"X must hold numbers; its {X.dtype} entries do not convert to float: {exc}") from None
-    return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
-                         ensure_min_samples=min_samples)
+    try:
+        return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                             ensure_min_samples=min_samples)
+    except (TypeError, ValueError) as exc:
+        text = str(exc)
+        if not any(s in text for s in ("could not convert", "Cannot cast", "argument must be")):
+            raise
+        columns = [c for c, t in getattr(X, "dtypes", {}).items() if getattr(t, "kind", "O") not in "biuf"]
+        where = f" (non-numeric columns {columns})" if columns else ""
+        raise type(exc)(f"X must hold numbers{where}: {text}") from None
 
 
 def _check_width(estimator, n_features: int, reset: bool) -> None:

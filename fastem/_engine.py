@@ -201,9 +201,9 @@ class Stats:
 
 
 def _raise_non_finite(start: int, what: str) -> None:
-    raise FloatingPointError(
-        f"the {what} became non-finite in the chunk from row {start}: "
-        "the data overflows float64 in the model's scale; rescale X or increase reg_covar"
+    raise ValueError(
+        f"the {what} became non-finite in the chunk from row {start}: the squared scale of the data overflows "
+        "float64 in the model's scale; rescale X or increase reg_covar"
     )
 
 
@@ -277,7 +277,9 @@ class RespSpec:
     (K, D), each row to its nearest), 'seeds' (data: the global row of each component's
     one seed row), 'random' (data: {piece start: RandomState state}, uniform draws in row
     order, as scikit-learn's one draw for all rows) or 'given' (data: an (n, K) array).
-    The statistics are taken around center (D,) as rounded to dtype, the data's type."""
+    The statistics are taken around shift (K, D) (each component's own centre, so that a
+    component far from the others loses no precision; tied: every row center (D,)), as
+    rounded to dtype, the data's type."""
 
     covariance_type: str
     n_components: int
@@ -285,10 +287,17 @@ class RespSpec:
     dtype: np.dtype
     how: str
     data: object
+    shift: np.ndarray | None = None
 
     @property
     def typed_center(self) -> np.ndarray:
         return np.asarray(self.center, dtype=np.float64).astype(self.dtype)
+
+    @property
+    def typed_shift(self) -> np.ndarray:
+        if self.shift is None or self.covariance_type == "tied":
+            return np.tile(self.typed_center, (self.n_components, 1))
+        return np.ascontiguousarray(self.shift, dtype=np.float64).astype(self.dtype)
 
 
 class RespStats(Task):
@@ -300,8 +309,7 @@ class RespStats(Task):
         if spec.how == "random":
             rng = np.random.RandomState()
             rng.set_state(spec.data[start])
-        shift = np.tile(spec.typed_center, (spec.n_components, 1))
-        return Stats.zeros(spec.covariance_type, shift.astype(np.float64)), rng
+        return Stats.zeros(spec.covariance_type, spec.typed_shift.astype(np.float64)), rng
 
     @staticmethod
     def chunk(acc, X, weight, start, spec: RespSpec) -> None:
@@ -312,8 +320,7 @@ class RespStats(Task):
         resp = np.ascontiguousarray(_responsibilities(spec, rng, start, X), dtype=np.float64)
         if resp.shape != (X.shape[0], spec.n_components):
             raise RuntimeError(f"internal error: responsibilities {resp.shape} for a chunk of {X.shape[0]} rows")
-        shift = np.tile(center, (spec.n_components, 1))
-        K.resp_accumulate(X, weight, covariance(spec.covariance_type).family, resp, shift, center, stats.s0,
+        K.resp_accumulate(X, weight, covariance(spec.covariance_type).family, resp, spec.typed_shift, center, stats.s0,
                           stats.s1, stats.s2)
         stats.add_chunk_count(X, weight)
 
@@ -375,6 +382,10 @@ def score_rows(X: np.ndarray, kp: KernelParams, what: str, out: np.ndarray) -> N
     labels = out if what == "labels" else np.empty(n, dtype=np.int64)
     resp = out if what == "proba" else np.empty((0, n_components))
     K.score(X, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, density, labels, resp)
+    bad = np.flatnonzero(~np.isfinite(density))
+    if bad.size:  # no component gives the row a density float64 can hold: its squares overflow
+        raise ValueError(f"the log-density of a row is {density[bad[0]]} (row {bad[0]} of a chunk of {n}): "
+                         "its distance from every component overflows float64 in the model's scale")
 
 
 SCORES = {"density": np.float64, "labels": np.int64, "proba": np.float64}

@@ -151,22 +151,28 @@ def initial_params(
     scikit-learn does where it can."""
     n_samples = backend.n_samples
     center = backend.head(CENTER_ROWS).mean(axis=0)
+    shift = None  # each component's own centre where the method gives one
     if method == "random":
         how, data = "random", random_states(rng, backend.piece_starts, n_samples, n_components)
     elif method == "random_from_data":
         how, data = "seeds", choose_rows(rng, n_samples, n_components)
+        order = np.argsort(data)
+        rows, _ = backend.rows(data[order])
+        shift = np.empty_like(rows)
+        shift[order] = rows
     else:
         index = np.arange(n_samples) if n_samples <= SEED_SAMPLE else np.sort(choose_rows(rng, n_samples,
                                                                                           SEED_SAMPLE))
         rows, weight = backend.rows(index)
         seeds = kmeans_plusplus(rows, n_components, rng, weight)
         if method == "k-means++":
-            how, data = "seeds", index[seeds]
+            how, data, shift = "seeds", index[seeds], rows[seeds]
         else:
             tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
             centers = best_sample_centers(rows, weight, seeds, n_components, rng, tol)
             how, data = "labels", lloyd(lambda c: backend.reduce(LloydSums, c, "k-means"), centers, tol)
-    spec = RespSpec(covariance_type, n_components, center, backend.dtype, how, data)
+            shift = data
+    spec = RespSpec(covariance_type, n_components, center, backend.dtype, how, data, shift)
     stats = backend.reduce(RespStats, spec, "initialisation")[0]
     eps = 10 * np.finfo(backend.dtype).eps
     return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)

@@ -19,7 +19,7 @@ from ._covariance import COVARIANCE_TYPES
 
 def _source_options(args) -> dict:
     options = {}
-    if getattr(args, "chunk_size", None):
+    if getattr(args, "chunk_size", None) is not None:
         options["chunk_size"] = args.chunk_size
     if getattr(args, "key", None):
         options["key"] = args.key
@@ -157,10 +157,22 @@ def cmd_info(args) -> None:
         print(f"  component {j}: weight {gm.weights_[j]:.4f}, mean {gm.means_[j]}")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _k_range(text: str) -> list[int]:
     try:
         if ".." in text:
             lo, hi = (int(v) for v in text.split(".."))
+            if lo > hi:
+                raise argparse.ArgumentTypeError(f"the range {text!r} is empty ({lo} > {hi}): give LO..HI with LO <= HI")
             ks = list(range(lo, hi + 1))
         else:
             ks = [int(v) for v in text.split(",")]
@@ -175,6 +187,9 @@ def cmd_select(args) -> None:
     data = _open(args)
     n = data.count_rows()
     print(f"{'K':>4} {'iterations':>10} {'log-lik/row':>12} {args.criterion.upper():>14}")
+    if max(args.k) > n:
+        raise ValueError(f"-k reaches {max(args.k)} components, but the data has {n} rows: "
+                         "n_components must not exceed the rows")
     scores = {}
     best = None
     for k in args.k:
@@ -263,7 +278,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_select)
 
     p = sub.add_parser("demo", help="fit a built-in dataset of a known mixture and compare with scikit-learn")
-    p.add_argument("--rows", type=int, default=3_000_000, help="rows of the built-in dataset (default 3,000,000)")
+    p.add_argument("--rows", type=_positive, default=3_000_000, help="rows of the built-in dataset (default 3,000,000)")
     p.add_argument("--quick", action="store_true", help="a small, fast run (200,000 rows)")
     p.add_argument("-o", "--output", default="fastem-demo.png", help="picture of the fit (needs matplotlib)")
     p.add_argument("--no-compare", action="store_true", help="skip the scikit-learn timing")

@@ -190,18 +190,24 @@ class DaskBackend:
     def _weights(self, sample_weight):
         import dask.array as da
 
-        w = sample_weight if is_dask_collection(sample_weight) else np.asarray(sample_weight, dtype=np.float64)
+        if is_dask_collection(sample_weight):
+            w = sample_weight
+            if w.ndim == 1 and any(np.isnan(c) for c in w.chunks[0]):
+                w = w.compute_chunk_sizes()
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
         if w.ndim != 1 or w.shape[0] != self.n_samples:
             raise ValueError(f"sample_weight must have shape ({self.n_samples},), got {w.shape}.")
         w = da.asarray(w).astype(np.float64).rechunk((self.row_chunks,))
         bad = ~da.isfinite(w) | (w < 0)
-        any_bad, first_bad, total = da.compute(bad.any(), da.argmax(bad), w.sum())
+        any_bad, first_bad, largest = da.compute(bad.any(), da.argmax(bad), w.max())
         if any_bad:
             raise ValueError(f"sample_weight must be finite and >= 0; row {int(first_bad)} holds "
                              f"{float(w[int(first_bad)].compute())}.")
-        if not total > 0:
+        if not largest > 0:
             raise ValueError("sample_weight sums to zero: no row carries any weight.")
-        return w
+        w = w / float(largest)  # rescaled to mean 1 with numbers, so that no pass reduces over all blocks
+        return w / float((w.mean()).compute())
 
     def _blocks(self):
         blocks = list(self.X.to_delayed().ravel())

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._checkpoint import settings_of
 from ._covariance import COVARIANCE_TYPES, covariance
-from ._data import ARRAY, kind_of, open_data
+from ._data import is_stream, open_data
 from ._engine import COLLAPSE_POLICIES, EMResult, Params, params_from_precisions, score
 from ._init import INIT_METHODS, initial_params
 from ._online import OnlineState
@@ -210,7 +210,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n, cov = self.n_components, covariance(self.covariance_type)
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = np.array(self.weights_init, dtype=np.float64)
+            given = _numbers(self.weights_init, "weights")
+            weights = given.astype(np.float64)
             if weights.shape != (n,):
                 raise ValueError(f"The parameter 'weights' should have the shape of ({n},), but got {weights.shape}")
             if not np.all((weights >= 0) & (weights <= 1)):
@@ -218,16 +219,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "The parameter 'weights' should be in the range [0, 1], "
                     f"but got max value {weights.max():.5f}, min value {weights.min():.5f}"
                 )
-            if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
+            # normalised to the precision they were given in (float32 weights: to float32's rounding)
+            tolerance = max(1e-8, 4 * weights.size * float(np.finfo(given.dtype).eps)) \
+                if given.dtype.kind == "f" else 1e-8
+            if not abs(1.0 - weights.sum()) <= tolerance:
                 raise ValueError(f"The parameter 'weights' should be normalized, but got sum(weights) = {weights.sum():.5f}")
+            weights = weights / weights.sum()
         if self.means_init is not None:
-            means = np.array(self.means_init, dtype=np.float64)
+            means = _numbers(self.means_init, "means").astype(np.float64)
             if means.shape != (n, n_features):
                 raise ValueError(f"The parameter 'means' should have the shape of {(n, n_features)}, but got {means.shape}")
             if not np.all(np.isfinite(means)):
                 raise ValueError("The parameter 'means' holds NaN or inf.")
         if self.precisions_init is not None:
-            precisions = np.array(self.precisions_init, dtype=np.float64)
+            precisions = _numbers(self.precisions_init, f"{cov.name} precision").astype(np.float64)
             shape = cov.shape(n, n_features)
             if precisions.shape != shape:
                 raise ValueError(f"The parameter '{cov.name} precision' should have the shape of {shape}, "
@@ -273,6 +278,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows (a row of weight 2 counts as two rows).
+            Only their ratios matter: they are rescaled to mean 1, so the model does not
+            depend on their scale (nor does ``collapse_threshold``, in rows).
         checkpoint : path, default=None
             Overrides the ``checkpoint`` parameter: where to keep the fit's state after
             every iteration. A fit started with an existing checkpoint of the same data
@@ -298,8 +305,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight, checkpoint):
         check_params(self)
         warm = self.warm_start and hasattr(self, "converged_")
-        if warm and kind_of(X) == ARRAY:
-            X = np.asarray(X) if isinstance(X, list | tuple) else X
         backend = self._open(X, reset=not warm, sample_weight=sample_weight, min_samples=2)
         if warm and backend.n_features != self.means_.shape[1]:
             raise ValueError(f"X has {backend.n_features} features, but {type(self).__name__} is expecting "
@@ -385,7 +390,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         check_params(self)
         fitted = hasattr(self, "n_features_in_")
-        if kind_of(X) == ARRAY or kind_of(X) == "dask":
+        if not is_stream(X):
             batches = [self._open(X, reset=not fitted, sample_weight=sample_weight)]
         else:
             if sample_weight is not None:
@@ -506,7 +511,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             The component of each row.
         """
         check_is_fitted(self)
-        if n_samples < 1:
+        if not _is_int(n_samples) or n_samples < 1:
             raise ValueError(
                 f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
             )
@@ -574,6 +579,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         aic : float
         """
         return -2 * float(self.score_samples(X).sum()) + 2 * self.n_parameters()
+
+
+def _numbers(value, name: str) -> np.ndarray:
+    """value as an array of real numbers (its own float precision kept), or scikit-learn's
+    style of error naming the parameter."""
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            array = array.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The parameter '{name}' must hold numbers: {exc}") from None
+    return array
 
 
 def check_params(estimator) -> None:

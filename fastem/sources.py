@@ -30,6 +30,7 @@ import errno
 import importlib
 import os
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -71,9 +72,12 @@ class Source:
     def __init__(self, n_features: int, dtype: np.dtype, chunk_size: int | None = None):
         if int(n_features) < 1:
             raise ValueError(f"{self.name} has 0 features: a mixture needs at least one column")
+        if chunk_size is not None and (not isinstance(chunk_size, int | np.integer) or isinstance(chunk_size, bool)
+                                       or chunk_size < 1):
+            raise ValueError(f"{self.name}: the 'chunk_size' parameter must be None or an int >= 1, got {chunk_size!r}")
         self.n_features = int(n_features)
         self.dtype = float_dtype(dtype)
-        self.chunk_size = chunk_size or auto_chunk_rows(self.n_features, self.dtype.itemsize)
+        self.chunk_size = int(chunk_size or auto_chunk_rows(self.n_features, self.dtype.itemsize))
 
     def _read(self) -> Iterable:
         raise NotImplementedError
@@ -110,7 +114,11 @@ class Source:
             self._verified = stamp
 
     def _as_chunk(self, raw, index: int, start: int) -> np.ndarray:
-        array = np.asarray(raw)
+        try:
+            array = np.asarray(raw)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{self.name}: chunk {index} (from row {start}) is not a rectangular array of numbers: "
+                             f"{exc}") from None
         if array.ndim == 1 and self.n_features == 1:
             array = array[:, None]
         if array.ndim != 2 or array.shape[1] != self.n_features:
@@ -439,8 +447,8 @@ class ParquetSource(Source):
         if missing:
             raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
         self.columns = list(columns) if columns else names
-        types = [np.dtype(schema.field(c).type.to_pandas_dtype()) for c in self.columns]
-        non_numeric = [c for c, t in zip(self.columns, types, strict=False) if t.kind not in "biuf"]
+        types = [_numpy_type(schema.field(c).type) for c in self.columns]
+        non_numeric = [c for c, t in zip(self.columns, types, strict=True) if t.kind not in "biuf"]
         if non_numeric:
             raise TypeError(f"{path}: column(s) {non_numeric} are not numeric; choose columns=")
         super().__init__(len(self.columns), np.result_type(*types), chunk_size)
@@ -468,8 +476,18 @@ class CSVSource(Source):
         if delimiter is None:
             delimiter = "\t" if self.path.suffix == ".tsv" else ","
         self.delimiter = delimiter
-        with open(self.path) as f:
-            first = f.readline().strip()
+        self.leading = 0  # blank lines before the first line of text
+        try:
+            with open(self.path) as f:
+                for first in f:
+                    if first.strip():
+                        break
+                    self.leading += 1
+                else:
+                    first = ""
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not a text file: {exc}") from None
+        first = first.strip()
         if not first:
             raise ValueError(f"{path} is empty")
         fields = [t.strip().strip('"') for t in first.split(delimiter)]
@@ -492,9 +510,9 @@ class CSVSource(Source):
         import warnings
 
         with open(self.path) as f:
-            if self.header:
+            for _ in range(self.leading + self.header):
                 f.readline()
-            line = 1 + self.header
+            line = self.leading + self.header
             while True:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # "input contained no data" at the end
@@ -507,6 +525,14 @@ class CSVSource(Source):
                     return
                 line += chunk.shape[0]
                 yield chunk
+
+
+def _numpy_type(arrow_type) -> np.dtype:
+    """The numpy dtype of an Arrow column type (object for those with none: dictionaries)."""
+    try:
+        return np.dtype(arrow_type.to_pandas_dtype())
+    except (NotImplementedError, TypeError):
+        return np.dtype(object)
 
 
 def _is_number(text: str) -> bool:
@@ -524,16 +550,24 @@ class CallableSource(Source):
     def __init__(self, make_chunks: Callable[[], Iterable], chunk_size: int | None = None, name: str | None = None):
         self.make_chunks = make_chunks
         self.name = name or f"callable {getattr(make_chunks, '__name__', repr(make_chunks))}"
-        self._pending = iter(make_chunks())  # the first call's iterator serves the first pass
+        self._pending = self._call()  # the first call's iterator serves the first pass
         first = next(self._pending, None)
         if first is None:
             raise ValueError(f"{self.name} is empty: it yielded no chunk")
-        self._first = np.asarray(first)
+        self._first = _first_chunk(first, self.name)
         super().__init__(self._first.shape[1] if self._first.ndim == 2 else 1, self._first.dtype, chunk_size)
+
+    def _call(self) -> Iterator:
+        chunks = self.make_chunks()
+        try:
+            return iter(chunks)
+        except TypeError:
+            raise TypeError(f"{self.name} returned {type(chunks).__name__}, not an iterator or iterable of chunks"
+                            ) from None
 
     def _read(self) -> Iterable:
         if self._pending is None:
-            return self.make_chunks()
+            return self._call()
         first, rest = self._first, self._pending
         self._first = self._pending = None
         return _chained(first, rest)
@@ -550,7 +584,7 @@ class IteratorSource(Source):
         first = next(self.iterator, None)
         if first is None:
             raise ValueError(f"{self.name} is empty: it yielded no chunk")
-        self._first = np.asarray(first)
+        self._first = _first_chunk(first, self.name)
         self._used = False
         super().__init__(self._first.shape[1] if self._first.ndim == 2 else 1, self._first.dtype, chunk_size)
 
@@ -560,6 +594,13 @@ class IteratorSource(Source):
                              "pass a callable that returns a new iterator for multi-pass EM")
         self._used = True
         return _chained(self._first, self.iterator)
+
+
+def _first_chunk(raw, name: str) -> np.ndarray:
+    try:
+        return np.asarray(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: chunk 0 (from row 0) is not a rectangular array of numbers: {exc}") from None
 
 
 def _chained(first, rest: Iterator) -> Iterator:
@@ -579,6 +620,19 @@ def source(obj, **options) -> Source:
     key (HDF5); columns (Parquet, CSV); delimiter and header (CSV)."""
     if isinstance(obj, Source):
         return obj
+    try:
+        return _open(obj, **options)
+    except TypeError as exc:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if unknown is None:
+            raise
+        raise TypeError(f"option {unknown[1]!r} does not apply to {obj if isinstance(obj, str | os.PathLike) else type(obj).__name__} "
+                        f"(unexpected keyword argument {unknown[1]!r})") from None
+
+
+def _open(obj, **options) -> Source:
+    if isinstance(obj, bytes):
+        obj = os.fsdecode(obj)
     if isinstance(obj, str | os.PathLike):
         path = Path(obj)
         kind = _suffix(path)
