@@ -1,16 +1,35 @@
-"""The fastem command, driven as a user drives it: in a subprocess."""
+"""The fastem command, driven as a user drives it: its entry point in this process (a new
+interpreter per command cost most of the suite's time), and as a program in a subprocess."""
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import blobs
 
+from fastem.cli import main
+
 
 def fastem(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fastem", *map(str, args)], check=False, capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    """Run the command as `fastem ARGS` would: (returncode, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse: a malformed command line, --version
+                code = exc.code
+    finally:
+        os.chdir(here)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def ok(*args, cwd=None):
@@ -24,6 +43,21 @@ def fails(code, *args):
     assert result.returncode == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return result.stderr
+
+
+def program(*args):
+    return subprocess.run([sys.executable, "-m", "fastem", *map(str, args)], check=False, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_the_program_runs_and_reports_errors_in_one_line(tmp_path):
+    version = program("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("fastem ")
+    missing = program("fit", tmp_path / "missing.npy", "-k", 2)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("fastem: error: no such file")
+    assert missing.stderr.count("\n") == 1
 
 
 @pytest.fixture(scope="module")
