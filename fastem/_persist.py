@@ -125,15 +125,24 @@ def _open_regular(path: Path, kind: str):
         raise
 
 
+def npy_header(f) -> tuple[tuple, bool, np.dtype]:
+    """(shape, fortran_order, dtype) from the .npy header at f's position (numpy's own
+    parsers; f is left at the first byte of data). ValueError for a format other than 1.0
+    or 2.0."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    raise ValueError(f"unsupported .npy format version {version}")
+
+
 def _read_npy(member, size: int, name: str) -> np.ndarray:
     """The array of a .npy member of size bytes, its header checked before any data is read."""
-    version = np.lib.format.read_magic(member)
-    if version == (1, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
-    else:
-        raise _Unreadable(f"array {name!r} is in .npy format {version}, which fastem does not write")
+    try:
+        shape, fortran_order, dtype = npy_header(member)
+    except ValueError as exc:
+        raise _Unreadable(f"array {name!r}: {exc}, which fastem does not write") from None
     if dtype.hasobject:
         raise _Unreadable(f"array {name!r} holds Python objects (dtype {dtype}), which fastem never unpickles")
     if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ._engine import array_chunks, check_finite
+from ._persist import npy_header
 
 CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
 
@@ -212,13 +213,7 @@ class NpySource(Source):
         self.name = str(path)
         try:
             with open(self.path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"unsupported .npy format version {version}")
+                shape, fortran, dtype = npy_header(f)
                 self.offset = f.tell()
         except FileNotFoundError:
             raise FileNotFoundError(f"no such file: {path}") from None
