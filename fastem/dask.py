@@ -121,8 +121,9 @@ def compute_pass(payload, client, build, show=None):
     others fetch it as their tasks need it: a broadcast to all workers can wait forever
     when a worker dies during it (the scheduler retries the dead one:
     dask/distributed#5704). A scattered value has no recipe, so a worker lost at the wrong
-    moment can take it with it and Dask cancels the pass ("lost dependencies"); the pass
-    then runs again from a fresh scatter (it is deterministic: the same result)."""
+    moment can take it with it and Dask cancels the pass ("lost dependencies"), or die
+    while the value is sent to it; the pass then runs again from a fresh scatter (it is
+    deterministic: the same result), up to PASS_ATTEMPTS times."""
     import dask
 
     if client is None:
@@ -131,15 +132,16 @@ def compute_pass(payload, client, build, show=None):
             return root.compute()
         return show(leaves, None, root)
     from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
 
     for attempt in range(PASS_ATTEMPTS):
-        leaves, root = build(client.scatter(payload, hash=False))
-        result = client.compute(root)
-        try:
+        try:  # the scatter too: the worker it picks may die while it sends (connection closed)
+            leaves, root = build(client.scatter(payload, hash=False))
+            result = client.compute(root)
             if show is not None:
                 show(client.compute(leaves), client, None)
             return result.result()
-        except FutureCancelledError:
+        except (FutureCancelledError, CommClosedError):  # noqa: PERF203 (a retry loop)
             if attempt == PASS_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
