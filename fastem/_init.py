@@ -3,8 +3,10 @@ whole data in one array: scikit-learn's four methods, with fastem's own k-means.
 
 Every method runs against the engine's data backend (the same code for a local source
 and a Dask array): it gives responsibilities chunk by chunk and takes the Stats under
-them (around the mean of the first CENTER_ROWS rows), then an M-step whose weights are nk / total weight,
-as scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations: k-means++ and
+them (around each component's own centre, its k-means centre or seed row, so that a
+component far from the others loses no precision; 'random' and 'tied' around the mean
+of the first CENTER_ROWS rows), then an M-step whose weights are nk / total weight, as
+scikit-learn does. 'kmeans' labels rows by fastem's Lloyd iterations: k-means++ and
 Lloyd on a sample of at most SEED_SAMPLE rows, SAMPLE_RESTARTS times, then Lloyd passes
 over all the data from the best; 'k-means++' and 'random_from_data' give each component one seed row;
 'random' draws uniform responsibilities from the same random stream as scikit-learn.
