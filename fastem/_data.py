@@ -4,26 +4,30 @@
 X                                                      backend
 =====================================================  =================================
 a Dask array or DataFrame                              fastem.dask.DaskBackend
-a Source, a path, an h5py/zarr array, a callable,      LocalBackend over fastem.source(X)
-an iterator
+a Source, a path or URL (or a list of them), an        LocalBackend over fastem.source(X)
+h5py/zarr array, an Arrow table or dataset, a polars
+frame, a callable, an iterator
 anything else (arrays, lists, DataFrames)              LocalBackend over the array,
                                                        validated as scikit-learn does
 =====================================================  =================================
 
-It also keeps the estimator's ``n_features_in_`` (and scikit-learn's feature names for
-in-memory data) and validates sample weights.
+It also keeps the estimator's ``n_features_in_`` and ``feature_names_in_`` (the column
+names of a DataFrame, or of a named source: Parquet, CSV with a header, Arrow), checks
+them on later calls as scikit-learn does, and validates sample weights.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._engine import LocalBackend
-from .sources import ArraySource, Source, source
+from .sources import ArraySource, Source, is_source_object, source
 
 ARRAY, SOURCE, DASK = "array", "source", "dask"
 
@@ -33,9 +37,15 @@ def kind_of(X) -> str:
     module = type(X).__module__.split(".")[0]
     if module in ("dask", "dask_expr"):
         return DASK
-    if isinstance(X, Source | str | bytes | os.PathLike | Iterator) or callable(X) or module in ("h5py", "zarr"):
+    if isinstance(X, Source | str | bytes | os.PathLike | Iterator) or callable(X) or module in ("h5py", "zarr") \
+            or is_source_object(X) or _is_path_list(X):
         return SOURCE
     return ARRAY
+
+
+def _is_path_list(X) -> bool:
+    """A list or tuple of paths or URLs (the files of one dataset)."""
+    return isinstance(X, list | tuple) and len(X) > 0 and all(isinstance(p, str | os.PathLike) for p in X)
 
 
 def is_stream(X) -> bool:
@@ -96,14 +106,51 @@ def _as_float_array(estimator, X, *, reset: bool, min_samples: int) -> np.ndarra
         raise type(exc)(f"X must hold numbers{where}: {text}") from None
 
 
-def _check_width(estimator, n_features: int, reset: bool) -> None:
+def _check_columns(estimator, n_features: int, names, reset: bool) -> None:
+    """The width and column names of a source or Dask X, as scikit-learn checks a
+    DataFrame's: fit (reset) keeps them, later calls must match them."""
     if reset:
         estimator.n_features_in_ = n_features
-        if hasattr(estimator, "feature_names_in_"):
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    name = type(estimator).__name__
+    if fitted is None and names is not None:
+        warnings.warn(f"X has feature names, but {name} was fitted without feature names", UserWarning,
+                      stacklevel=_caller())
+    elif fitted is not None and names is None:
+        warnings.warn(f"X does not have valid feature names, but {name} was fitted with feature names", UserWarning,
+                      stacklevel=_caller())
+    elif fitted is not None and list(fitted) != list(names):
+        raise ValueError(_names_differ(list(fitted), list(names)))
+    if n_features != estimator.n_features_in_:
+        raise ValueError(f"X has {n_features} features, but {name} is expecting "
                          f"{estimator.n_features_in_} features as input.")
+
+
+def _caller() -> int:
+    """The stacklevel of a warning issued here that points at the first caller outside fastem."""
+    package = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _names_differ(fitted: list, names: list) -> str:
+    """scikit-learn's message for columns other than those of the fit."""
+    message = "The feature names should match those that were passed during fit.\n"
+    unseen, missing = [n for n in names if n not in fitted], [n for n in fitted if n not in names]
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + "".join(f"- {n}\n" for n in unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + "".join(f"- {n}\n" for n in missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    return message
 
 
 def open_data(estimator, X, *, reset: bool, sample_weight=None, chunk_size: int | None = None,
@@ -116,11 +163,11 @@ def open_data(estimator, X, *, reset: bool, sample_weight=None, chunk_size: int 
         from .dask import DaskBackend
 
         backend = DaskBackend(X, sample_weight, progress)
-        _check_width(estimator, backend.n_features, reset)
+        _check_columns(estimator, backend.n_features, backend.feature_names, reset)
         return backend
     if kind == SOURCE:
         data = source(X, chunk_size=chunk_size)
-        _check_width(estimator, data.n_features, reset)
+        _check_columns(estimator, data.n_features, getattr(data, "feature_names", None), reset)
     else:
         X = _as_float_array(estimator, X, reset=reset, min_samples=min_samples)
         data = ArraySource(X, chunk_size, name="Input X")
@@ -128,3 +175,9 @@ def open_data(estimator, X, *, reset: bool, sample_weight=None, chunk_size: int 
     if sample_weight is not None:
         backend.sample_weight = check_sample_weight(sample_weight, backend.count())
     return backend
+
+
+def chunk_backend(chunk: np.ndarray, name: str) -> LocalBackend:
+    """One chunk of a stream already checked by its source, as a backend of its own (a
+    partial_fit step): its columns are the stream's."""
+    return LocalBackend(ArraySource(chunk, chunk.shape[0], name=name))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -400,6 +401,9 @@ def reduce_chunks(task: type[Task], payload, items: Iterable[tuple[int, np.ndarr
 
 
 # ------------------------------------------------------------------------ the local backend
+CHUNK_RESULT_BYTES = 16 * 2**20  # per-row results written to a file are computed this many bytes at a time
+
+
 class LocalBackend:
     """The engine's view of a source (anything with ``chunks()``, ``name``,
     ``n_features``, ``dtype``, ``n_samples``: fastem.sources) in this process: each pass
@@ -459,9 +463,21 @@ class LocalBackend:
     def reduce(self, task: type[Task], payload, description: str | None = None):
         return reduce_chunks(task, payload, self._items(description))
 
-    def map_rows(self, fn: Callable, payload, width: int | None, dtype) -> np.ndarray:
-        """fn(chunk, payload, out) for every chunk, out its rows of the (n,) or (n, width) result."""
+    def map_rows(self, fn: Callable, payload, width: int | None, dtype, out=None) -> np.ndarray | None:
+        """fn(chunk, payload, rows) for every chunk, rows its part of the (n,) or (n, width)
+        result: returned, or given chunk by chunk to out.write (a fastem._outputs writer)."""
         tail = () if width is None else (width,)
+        if out is not None:  # in blocks of at most a chunk's bytes of results, whatever the width
+            step = max(1024, CHUNK_RESULT_BYTES // (8 * (width or 1)))
+            block = np.empty(0)
+            for _, chunk, _ in self._items("scoring"):
+                for first in range(0, chunk.shape[0], step):
+                    part = chunk[first : first + step]
+                    if block.shape[0] != part.shape[0]:
+                        block = np.empty((part.shape[0], *tail), dtype=dtype)
+                    fn(part, payload, block)
+                    out.write(block)
+            return None
         if self.n_samples is not None:
             result = np.empty((self.n_samples, *tail), dtype=dtype)
             for start, chunk, _ in self._items("scoring"):
@@ -505,15 +521,35 @@ def em_stats(backend, params: Params) -> Stats:
     return backend.reduce(EMStats, kp)
 
 
-def score(backend, params: Params, what: str) -> np.ndarray:
-    """One pass of per-row results ('density', 'labels' or 'proba', see score_rows)."""
+def score(backend, params: Params, what: str, dtype=np.float64, out=None):
+    """One pass of per-row results ('density', 'labels' or 'proba', see score_rows):
+    densities and probabilities in dtype (float32 or float64; labels are int64). Returned,
+    or written to the file out (a path checked by fastem._outputs.check_output_path), whose
+    path is then returned."""
     kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
     width = params.weights.size if what == "proba" else None
-    return backend.map_rows(score_rows_of(what), kp, width, SCORES[what])
+    fn = score_rows_of(what)
+    result_dtype = np.dtype(SCORES[what] if what == "labels" else dtype)
+    if result_dtype != SCORES[what]:
+        fn = partial(_cast_rows, fn)
+    if out is None:
+        return backend.map_rows(fn, kp, width, result_dtype)
+    from ._outputs import columns_of, open_output
+
+    with open_output(out, columns_of(what, width), result_dtype, flat=width is None) as writer:
+        backend.map_rows(fn, kp, width, result_dtype, out=writer)
+        return writer.close()
 
 
 def score_rows_of(what: str) -> Callable:
     return {"density": _density, "labels": _labels, "proba": _proba}[what]
+
+
+def _cast_rows(fn: Callable, X, kp, out) -> None:
+    """fn's float64 results for chunk X stored into out of another float type."""
+    rows = np.empty(out.shape, dtype=np.float64)
+    fn(X, kp, rows)
+    out[...] = rows
 
 
 def _density(X, kp, out):

@@ -6,14 +6,17 @@ any violation is a ``ModelFileError`` that says what is wrong:
 
 - the archive (``_persist.read_archive``): a regular file, an uncompressed .npz of plain
   numeric .npy arrays, never unpickled, each array matching its checksum;
-- the header: a JSON object with exactly the keys of format version 1 ("format",
+- the header: a JSON object with exactly the keys of format versions 1 and 2 ("format",
   "format_version" an int, "fastem_version" a string, "params", "attributes" and
   "sha256" an object of string -> string); "params" holds exactly the constructor
   parameters other than the init arrays and they must make a valid ``GaussianMixture``
   (``check_params``; random_state None or a seed in [0, 2**32)); "attributes" holds
   exactly converged_ (bool), n_iter_ (int >= 0), lower_bound_ (a float, not NaN or +inf;
   -inf is kept), lower_bounds_ (a list of such floats) and n_features_in_ (int >= 1);
-- the arrays: float64 (either byte order; read as native float64), finite, of the exact
+  format version 2 adds dtype ("float32" or "float64") and feature_names_in_ (null or a
+  list of n_features_in_ strings);
+- the arrays: float64 (either byte order; read as native float64; a float32 model's
+  attributes are these rounded to float32), finite, of the exact
   shapes of covariance_type with K = weights.shape[0] and D = n_features_in_: weights
   (K,), means (K, D), covariances and precisions_cholesky ``covariance(name).shape(K, D)``.
   K may be below n_components (a fit with on_collapse="drop" removes components; a tied
@@ -40,12 +43,14 @@ import numpy as np
 from scipy import linalg
 
 from ._covariance import covariance
+from ._engine import Params
 from ._persist import ARRAYS, HEADER_KEYS, INIT_ARRAYS, ModelFileError, _describe, read_model
 from .mixture import GaussianMixture, InvalidParameterError, check_params
 
 FITTED = {"weights": "weights_", "means": "means_", "covariances": "covariances_",
           "precisions_cholesky": "precisions_cholesky_"}
 ATTRIBUTES = ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_")
+ATTRIBUTES_2 = (*ATTRIBUTES, "dtype", "feature_names_in_")  # format version 2 adds these
 WEIGHT_SUM_TOLERANCE = 1e-6
 SYMMETRY_TOLERANCE = 1e-6
 CONSISTENCY_TOLERANCE = 1e-6
@@ -82,13 +87,15 @@ def load(path):
     check = _Checker(path)
     check.header_keys(header)
     model = check.estimator(header["params"], contents)
-    attributes = check.attributes(header["attributes"])
+    attributes = check.attributes(header["attributes"], header["format_version"])
     arrays = check.arrays(contents, model, attributes["n_features_in_"])
+    dtype = attributes.pop("dtype", "float64")
+    names = attributes.pop("feature_names_in_", None)
     for name, value in attributes.items():
         setattr(model, name, value)
-    for name in ARRAYS:
-        setattr(model, FITTED[name], arrays[name])
-    model.precisions_ = covariance(model.covariance_type).precisions(model.precisions_cholesky_)
+    if names is not None:
+        model.feature_names_in_ = np.asarray(names, dtype=object)
+    model._set_params(Params(model.covariance_type, *(arrays[name] for name in ARRAYS)), np.dtype(dtype))
     return model
 
 
@@ -145,8 +152,8 @@ class _Checker:
             self.fail(f"the parameter {name!r} holds an int too large for a float: {_describe(params.get(name))}")
         return model
 
-    def attributes(self, attributes: dict) -> dict:
-        self.exact_keys("model's 'attributes'", attributes, ATTRIBUTES)
+    def attributes(self, attributes: dict, version: int) -> dict:
+        self.exact_keys("model's 'attributes'", attributes, ATTRIBUTES if version == 1 else ATTRIBUTES_2)
         rules = {
             "converged_": (lambda v: isinstance(v, bool), "a bool"),
             "n_iter_": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
@@ -155,6 +162,12 @@ class _Checker:
                               "a list of floats (not NaN or +inf)"),
             "n_features_in_": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
         }
+        if version > 1:
+            n = attributes["n_features_in_"]
+            rules["dtype"] = (lambda v: v in ("float32", "float64"), "'float32' or 'float64'")
+            rules["feature_names_in_"] = (
+                lambda v: v is None or (isinstance(v, list) and len(v) == n and all(isinstance(c, str) for c in v)),
+                "null or a list of n_features_in_ strings")
         for name, (valid, what) in rules.items():
             if not valid(attributes[name]):
                 self.fail(f"the attribute {name!r} must be {what}, got {_describe(attributes[name])}")

@@ -1,6 +1,6 @@
 """Saving and loading models: a documented .npz file that loading never executes.
 
-Format (version 1): a NumPy .npz archive (an uncompressed zip of .npy arrays, as np.savez
+Format (version 2): a NumPy .npz archive (an uncompressed zip of .npy arrays, as np.savez
 writes it), holding
     header                  uint8 array: UTF-8 JSON text, see below
     weights                 (K,) float64
@@ -10,10 +10,14 @@ writes it), holding
     weights_init, means_init, precisions_init   when those parameters were given
 The JSON header: {"format": "fastem-model", "format_version": 1, "fastem_version": ...,
 "params": the constructor parameters (JSON values), "attributes": {"converged_",
-"n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_"}, "sha256": {array name:
-hex digest of its bytes}}. The file is written to a temporary name beside the target and
-renamed over it only when complete, so an interrupted save never leaves a half-written
-model, and an existing model is replaced only by a whole one.
+"n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_", "dtype" ("float32" or
+"float64": the fitted attributes' type), "feature_names_in_" (a list of n_features_in_
+strings, or null)}, "sha256": {array name: hex digest of its bytes}}. The arrays are the
+float64 parameters EM computed, also for a float32 model (loading rounds them to its
+dtype). Version 1 files, without "dtype" and "feature_names_in_", load as float64
+models without names. The file is written to a temporary name beside the target (whose
+folder must exist) and renamed over it only when complete, so an interrupted save never
+leaves a half-written model, and an existing model is replaced only by a whole one.
 
 Reading treats the file as untrusted input. ``read_archive`` opens only a regular file
 (a directory, FIFO or device is refused before it is opened, and opened without
@@ -42,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "fastem-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
 INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
 HEADER_KEYS = ("format", "format_version", "fastem_version", "params", "attributes", "sha256")
@@ -75,7 +79,8 @@ def write_archive(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> Pa
     arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
     header = dict(header, sha256={name: _digest(a) for name, a in arrays.items()})
     text = json.dumps(header, allow_nan=True).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -241,13 +246,11 @@ def save(model, path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    arrays = {
-        "weights": model.weights_,
-        "means": model.means_,
-        "covariances": model.covariances_,
-        "precisions_cholesky": model.precisions_cholesky_,
-    }
+    fitted = model._fitted_params()  # float64, as EM computed it, for a float32 model too
+    arrays = dict(zip(ARRAYS, (fitted.weights, fitted.means, fitted.covariances, fitted.precisions_cholesky),
+                      strict=True))
     params = model.get_params()
+    names = getattr(model, "feature_names_in_", None)
     for name in INIT_ARRAYS:
         if params.get(name) is not None:
             arrays[name] = params[name]
@@ -262,6 +265,8 @@ def save(model, path) -> Path:
             "lower_bound_": float(model.lower_bound_),
             "lower_bounds_": [float(v) for v in getattr(model, "lower_bounds_", [])],
             "n_features_in_": int(model.n_features_in_),
+            "dtype": "float32" if model.means_.dtype == np.float32 else "float64",  # as _set_params makes it
+            "feature_names_in_": None if names is None else [str(n) for n in names],
         },
     }
     return write_archive(path, header, {name: np.asarray(a, dtype=np.float64) for name, a in arrays.items()})

@@ -6,7 +6,7 @@
     python -m fastem.bench --threads            # 1 thread against all threads
 
 Next to each fastem time it prints this machine's floor for the iteration, measured in
-the same run (DESIGN.md's performance model): the largest of the data's bytes over the
+the same run (fastem's performance model): the largest of the data's bytes over the
 memory read bandwidth, the multiply-adds over the peak rate of a square matrix product
 (BLAS), and the N x K exponentials over the rate of fastem's vectorised exp; and
 fastem's time as a multiple of that floor. The rates are measured just before and just

@@ -2,19 +2,64 @@
 
 User errors (a missing file, a bad option, bad data) print one line to stderr and
 exit with status 1 (2 for a malformed command line), never a traceback.
+
+For scripts:
+
+- ``--json`` (fit, score, select, info) prints one JSON object on stdout and nothing
+  else. Numbers are JSON numbers; a non-finite one (the -inf lower bound of an empty
+  fit) is null. The keys:
+
+  fit     n_components, covariance_type, n_samples, n_features, dtype, feature_names
+          (null if the data has none), n_iter, converged, lower_bound (log-likelihood per
+          row, before the last M-step), n_parameters, bic, seconds, model (the path
+          written by -o, else null)
+  score   n_samples, n_parameters, log_likelihood_per_row, log_likelihood_total, bic, aic
+  select  criterion ("bic" or "aic"), n_samples, fits (one object per K: k, n_iter,
+          converged, n_parameters, log_likelihood_per_row, log_likelihood_total, bic,
+          aic), best_k, model (the path written by -o, else null)
+  info    model (the file), n_components (components in the model), covariance_type,
+          n_features, n_parameters, dtype, feature_names (null if the model has none),
+          weights (a list), means (a list of rows), converged, n_iter, lower_bound
+
+- ``-q`` (every command) turns off progress and the messages about files written
+  ("wrote ... to ..."); results (fit's summary with the model path, score's numbers,
+  select's table, info) and errors still print. Warnings (a fit that did not converge, a collapsed component)
+  show with or without -q, one line each on stderr (``fastem: warning: ...``, in select
+  ``fastem: warning: K=3: ...``): they say a result may not be what was asked for.
+  PYTHONWARNINGS=ignore silences them.
+- Progress goes to stderr: a bar on a terminal, plain lines otherwise (no ``\\r``
+  redraws in a log); FASTEM_PROGRESS=bar, lines or off chooses (see fastem._progress).
+  A model file never keeps the progress setting: one saved by ``fastem fit`` loads with
+  progress=False.
+- ``-o`` must name a file in a folder that exists (checked before any work). predict and
+  sample write the format of its suffix (fastem._outputs): .npy, .parquet or .csv (a
+  header line, then one line per row: slower and larger than the others). predict writes
+  chunk by chunk (``predict(X, out=path)``): its memory stays bounded whatever the rows.
+  A file is written under a temporary name and renamed into place when whole. Columns of
+  .parquet and .csv: label, component_0 ... (``--proba``); sample: the model's feature
+  names, else x0, x1, ...
+- ``--delimiter`` (CSV data): "tab" or "\\t" for a tab; any other value goes to the CSV
+  reader as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import math
 import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from ._covariance import COVARIANCE_TYPES
+
+OUTPUT_SUFFIXES = (".npy", ".parquet", ".csv")
+CSV_BLOCK_ROWS = 65_536  # rows per block when writing .csv
 
 
 def _source_options(args) -> dict:
@@ -25,6 +70,8 @@ def _source_options(args) -> dict:
         options["key"] = args.key
     if getattr(args, "columns", None):
         options["columns"] = [c if not c.isdigit() else int(c) for c in args.columns.split(",")]
+    if getattr(args, "delimiter", None) is not None:
+        options["delimiter"] = "\t" if args.delimiter in ("tab", "\\t") else args.delimiter
     return options
 
 
@@ -37,6 +84,96 @@ def _open(args):
     return data
 
 
+# ---------------------------------------------------------------------- output to the user
+def _say(args, text: str) -> None:
+    """An informational message: not with -q, not with --json."""
+    if not (args.quiet or getattr(args, "json", False)):
+        print(text)
+
+
+def _json_value(value):
+    """value with numpy scalars and arrays as Python numbers and lists, non-finite floats
+    as None and paths as strings."""
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _print_json(record: dict) -> None:
+    print(json.dumps(_json_value(record), allow_nan=False))
+
+
+class _Warnings:
+    """Warnings as one line each on stderr (``fastem: warning: ...``), each text once
+    within a context (see ``about``)."""
+
+    def __init__(self):
+        self.prefix = ""
+        self.seen: set[str] = set()
+
+    def show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = self.prefix + " ".join(str(message).split())
+        if text in self.seen:
+            return
+        self.seen.add(text)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"fastem: warning: {text}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def about(self, prefix: str):
+        """Within the block, warnings start with prefix (select: which K)."""
+        before, self.prefix = self.prefix, prefix
+        try:
+            yield
+        finally:
+            self.prefix = before
+
+
+# ---------------------------------------------------------------------- files written
+def _check_folder(option: str, path: Path) -> None:
+    """A clear error, before any work, if path's folder is missing or path is a folder."""
+    folder = path.parent
+    if not folder.is_dir():
+        why = f" ({folder} is a file)" if folder.exists() else ""
+        raise FileNotFoundError(f"-o {option}: the folder {folder} does not exist{why}")
+    if path.is_dir():
+        raise IsADirectoryError(f"-o {option} is a folder; give a file path")
+
+
+def _model_target(output: str) -> Path:
+    """Where save() will write the model of -o output (.npz appended if missing), checked."""
+    path = Path(output)
+    if not path.name or output.endswith(("/", os.sep)):
+        raise ValueError(f"-o {output!r}: give a file name for the model")
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    _check_folder(output, path)
+    return path
+
+
+def _save_model(gm, path: Path) -> Path:
+    """gm saved to path without the command's progress setting (a saved model shows no bars)."""
+    gm.set_params(progress=False)
+    return gm.save(path)
+
+
+def _output_target(output: str) -> Path:
+    """-o output of predict or sample, checked before any work: its suffix, its folder and
+    the library its format needs (fastem._outputs)."""
+    from ._outputs import check_output_path
+
+    return check_output_path(output, f"-o {output}")
+
+
+# ---------------------------------------------------------------------- fitting
 def _estimator(args, k: int):
     from .mixture import GaussianMixture
 
@@ -57,104 +194,136 @@ def _estimator(args, k: int):
 def _fit(args, k: int, data):
     gm = _estimator(args, k)
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        gm.fit(data)
+    gm.fit(data)  # its warnings are shown by main
     return gm, time.perf_counter() - start
+
+
+def _bic(gm, n: int) -> float:
+    if not np.isfinite(gm.lower_bound_):
+        return math.nan
+    return float(-2 * gm.lower_bound_ * n + gm.n_parameters() * np.log(n))
+
+
+def _feature_names(gm) -> list[str] | None:
+    names = getattr(gm, "feature_names_in_", None)
+    return None if names is None else [str(name) for name in names]
+
+
+def _fit_record(gm, data, seconds: float, model: Path | None) -> dict:
+    n = data.count_rows()
+    return {
+        "n_components": gm.n_components, "covariance_type": gm.covariance_type, "n_samples": n,
+        "n_features": data.n_features, "dtype": str(np.dtype(data.dtype)), "feature_names": _feature_names(gm),
+        "n_iter": gm.n_iter_, "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
+        "n_parameters": gm.n_parameters(), "bic": _bic(gm, n), "seconds": seconds, "model": model,
+    }
 
 
 def _summary(gm, data, seconds: float) -> str:
     n = data.count_rows()
-    bic = -2 * gm.lower_bound_ * n + gm.n_parameters() * np.log(n) if np.isfinite(gm.lower_bound_) else np.nan
     per_iter = seconds / max(gm.n_iter_, 1)
     return (
         f"fitted K={gm.n_components} {gm.covariance_type} on {n:,} rows x {data.n_features} features ({data.dtype})\n"
         f"  iterations      {gm.n_iter_} ({'converged' if gm.converged_ else 'NOT converged'})\n"
         f"  log-likelihood  {gm.lower_bound_:.6f} per row (before the last M-step)\n"
-        f"  BIC             {bic:.6g}\n"
+        f"  BIC             {_bic(gm, n):.6g}\n"
         f"  time            {seconds:.2f} s, {per_iter:.3f} s per iteration (initialisation included)"
     )
 
 
 def cmd_fit(args) -> None:
+    target = _model_target(args.output) if args.output else None
     data = _open(args)
     gm, seconds = _fit(args, args.k, data)
+    if args.json:
+        _print_json(_fit_record(gm, data, seconds, _save_model(gm, target) if target else None))
+        return
     print(_summary(gm, data, seconds))
-    if args.output:
-        print(f"  model           {gm.save(args.output)}")
+    if target:
+        print(f"  model           {_save_model(gm, target)}")
 
 
+# ---------------------------------------------------------------------- using a model
 def _load(path):
     from ._load import load
 
     return load(path)
 
 
-def cmd_predict(args) -> None:
+def _load_for_data(args):
+    """The model of args.model, showing progress on its passes unless -q."""
     gm = _load(args.model)
+    gm.progress = not args.quiet
+    return gm
+
+
+def cmd_predict(args) -> None:
+    target = _output_target(args.output)
+    gm = _load_for_data(args)
     data = _open(args)
-    out = gm.predict_proba(data) if args.proba else gm.predict(data)
-    _save_npy(args.output, out)
-    print(f"wrote {'probabilities' if args.proba else 'labels'} of {out.shape[0]:,} rows to {args.output}")
+    written = (gm.predict_proba if args.proba else gm.predict)(data, out=target)  # chunk by chunk
+    _say(args, f"wrote {'probabilities' if args.proba else 'labels'} of {data.count_rows():,} rows to {written}")
+
+
+def _criteria(gm, data) -> dict:
+    """n_samples, n_parameters, the log-likelihood (per row and in all, summed in float64)
+    and BIC and AIC of gm on data."""
+    log_density = gm.score_samples(data)
+    n, p = log_density.shape[0], gm.n_parameters()
+    total = float(log_density.sum(dtype=np.float64))
+    return {"n_samples": n, "n_parameters": p, "log_likelihood_per_row": total / n, "log_likelihood_total": total,
+            "bic": -2 * total + p * math.log(n), "aic": -2 * total + 2 * p}
 
 
 def cmd_score(args) -> None:
-    gm = _load(args.model)
-    log_density = gm.score_samples(_open(args))
-    n = log_density.size
-    p = gm.n_parameters()
-    total = float(log_density.sum())
+    gm = _load_for_data(args)
+    record = _criteria(gm, _open(args))
+    n, total, bic, aic = (record[k] for k in ("n_samples", "log_likelihood_total", "bic", "aic"))
+    if args.json:
+        _print_json(record)
+        return
     print(f"rows            {n:,}")
     print(f"log-likelihood  {total / n:.6f} per row, {total:.6g} in all")
-    print(f"BIC             {-2 * total + p * np.log(n):.6g}")
-    print(f"AIC             {-2 * total + 2 * p:.6g}")
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    """Write array to the .npy file path whole or not at all: into a temporary file beside
-    it, renamed over it when complete (a device or pipe, such as /dev/stdout, is written
-    directly)."""
-    import tempfile
-    from pathlib import Path
-
-    target = Path(path)
-    if target.exists() and not target.is_file() and not target.is_dir():
-        with open(target, "wb") as f:
-            np.save(f, array)
-        return
-    if target.suffix != ".npy":
-        raise ValueError(f"-o {path}: this command writes .npy files; give a path ending in .npy")
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"-o {path}: the folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    print(f"BIC             {bic:.6g}")
+    print(f"AIC             {aic:.6g}")
 
 
 def cmd_sample(args) -> None:
+    from ._outputs import open_output
+
+    target = _output_target(args.output)
     gm = _load(args.model)
     if args.seed is not None:
         gm.random_state = args.seed
     X, _ = gm.sample(args.n)
-    _save_npy(args.output, X)
-    print(f"wrote {X.shape[0]:,} rows x {X.shape[1]} features to {args.output}")
+    with open_output(target, _feature_names(gm) or [f"x{j}" for j in range(X.shape[1])], X.dtype) as writer:
+        writer.write(X)
+        writer.close()
+    _say(args, f"wrote {X.shape[0]:,} rows x {X.shape[1]} features to {target}")
 
 
 def cmd_info(args) -> None:
     gm = _load(args.model)
     k, d = gm.means_.shape
+    names = _feature_names(gm)
+    if args.json:
+        _print_json({
+            "model": args.model, "n_components": k, "covariance_type": gm.covariance_type, "n_features": d,
+            "n_parameters": gm.n_parameters(), "dtype": str(gm.means_.dtype), "feature_names": names,
+            "weights": gm.weights_, "means": gm.means_, "converged": bool(gm.converged_), "n_iter": gm.n_iter_,
+            "lower_bound": float(gm.lower_bound_),
+        })
+        return
     print(f"model           {args.model}")
     print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {gm.n_parameters()} parameters")
     print(f"fit             {gm.n_iter_} iterations, {'converged' if gm.converged_ else 'not converged'}, "
           f"log-likelihood {gm.lower_bound_:.6f} per row")
-    np.set_printoptions(precision=4, suppress=True, linewidth=120)
-    for j in range(k):
-        print(f"  component {j}: weight {gm.weights_[j]:.4f}, mean {gm.means_[j]}")
+    print(f"dtype           {gm.means_.dtype}")
+    if names is not None:
+        print(f"features        {', '.join(names)}")
+    with np.printoptions(precision=4, suppress=True, linewidth=120):
+        for j in range(k):
+            print(f"  component {j}: weight {gm.weights_[j]:.4f}, mean {gm.means_[j]}")
 
 
 def _positive(text: str) -> int:
@@ -184,33 +353,68 @@ def _k_range(text: str) -> list[int]:
 
 
 def cmd_select(args) -> None:
+    target = _model_target(args.output) if args.output else None
     data = _open(args)
     n = data.count_rows()
-    print(f"{'K':>4} {'iterations':>10} {'log-lik/row':>12} {args.criterion.upper():>14}")
+    name = args.criterion.upper()
     if max(args.k) > n:
         raise ValueError(f"-k reaches {max(args.k)} components, but the data has {n} rows: "
                          "n_components must not exceed the rows")
-    scores = {}
+    if not args.json:
+        print(f"{'K':>4} {'iterations':>10} {'log-lik/row':>12} {name:>14}")
+    fits = []
     best = None
     for k in args.k:
-        gm, _ = _fit(args, k, data)
-        p = gm.n_parameters()
-        loglik = gm.score_samples(data).sum()
-        value = -2 * loglik + (p * np.log(n) if args.criterion == "bic" else 2 * p)
-        scores[k] = value
-        flag = " (not converged)" if not gm.converged_ else ""
-        print(f"{k:>4} {gm.n_iter_:>10} {loglik / n:>12.5f} {value:>14.6g}{flag}", flush=True)
-        if best is None or value < scores[best[0]]:
-            best = (k, gm)
-    print(f"best K = {best[0]} (lowest {args.criterion.upper()})")
-    if args.output:
-        print(f"model of K = {best[0]}: {best[1].save(args.output)}")
+        with args.warnings.about(f"K={k}: "):
+            gm, _ = _fit(args, k, data)
+            criteria = _criteria(gm, data)
+        fit = {"k": k, "n_iter": gm.n_iter_, "converged": bool(gm.converged_)} | criteria
+        del fit["n_samples"]
+        fits.append(fit)
+        if not args.json:
+            flag = " (not converged)" if not gm.converged_ else ""
+            print(f"{k:>4} {gm.n_iter_:>10} {fit['log_likelihood_per_row']:>12.5f} {fit[args.criterion]:>14.6g}{flag}",
+                  flush=True)
+        if best is None or fit[args.criterion] < best[0][args.criterion]:
+            best = (fit, gm)
+    best_k = best[0]["k"]
+    if args.json:
+        model = _save_model(best[1], target) if target else None
+        _print_json({"criterion": args.criterion, "n_samples": n, "fits": fits, "best_k": best_k, "model": model})
+        return
+    print(f"best K = {best_k} (lowest {name})")
+    if target:
+        print(f"model of K = {best_k}: {_save_model(best[1], target)}")
 
 
 def cmd_demo(args) -> None:
+    from . import _progress
     from .demo import run_demo
 
-    run_demo(rows=args.rows, quick=args.quick, output=args.output, compare=not args.no_compare, plot=not args.no_plot)
+    with _progress.mode("off") if args.quiet else contextlib.nullcontext():
+        run_demo(rows=args.rows, quick=args.quick, output=args.output, compare=not args.no_compare,
+                 plot=not args.no_plot)
+
+
+QUIET_HELP = "no progress and no messages about files written (results, warnings and errors still print)"
+JSON_HELP = {
+    "fit": "print one JSON object: n_components, covariance_type, n_samples, n_features, dtype, feature_names, "
+           "n_iter, converged, lower_bound, n_parameters, bic, seconds, model",
+    "score": "print one JSON object: n_samples, n_parameters, log_likelihood_per_row, log_likelihood_total, bic, aic",
+    "select": "print one JSON object: criterion, n_samples, fits (k, n_iter, converged, n_parameters, "
+              "log_likelihood_per_row, log_likelihood_total, bic, aic), best_k, model",
+    "info": "print one JSON object: model, n_components, covariance_type, n_features, n_parameters, dtype, "
+            "feature_names, weights, means, converged, n_iter, lower_bound",
+}
+EPILOG = ("Progress goes to stderr: a bar on a terminal, one plain line per pass otherwise; "
+          "FASTEM_PROGRESS=bar, lines or off chooses. Warnings print on stderr as 'fastem: warning: ...', "
+          "also with -q. With --json, stdout holds only the JSON object (non-finite numbers are null).")
+
+
+def _add_common_options(p: argparse.ArgumentParser, command: str) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
+    if command in JSON_HELP:
+        p.add_argument("--json", action="store_true", help=JSON_HELP[command])
 
 
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
@@ -221,7 +425,6 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", choices=("kmeans", "k-means++", "random", "random_from_data"), default="kmeans")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -230,74 +433,94 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), help="compute on chunks of this type")
     p.add_argument("--columns", help="comma-separated columns (Parquet, CSV: names or indices)")
     p.add_argument("--key", help="the dataset inside an HDF5 file")
+    p.add_argument("--delimiter", help="CSV field separator (default ',', tab for .tsv; 'tab' or '\\t' for a tab, "
+                                       "'whitespace' for runs of spaces and tabs)")
 
 
 def parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    top = argparse.ArgumentParser(prog="fastem", description="Gaussian mixtures by EM, fast, on data of any size.")
+    top = argparse.ArgumentParser(prog="fastem", description="Gaussian mixtures by EM, fast, on data of any size.",
+                                  epilog=EPILOG)
     top.add_argument("--version", action="version", version=f"fastem {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("fit", help="fit a mixture to a data file")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".", epilog=EPILOG)
+
+    p = command("fit", "fit a mixture to a data file")
     _add_data_options(p)
     p.add_argument("-k", type=int, required=True, help="number of components")
     _add_fit_options(p)
-    p.add_argument("-o", "--output", help="write the model here (.npz)")
+    _add_common_options(p, "fit")
+    p.add_argument("-o", "--output", help="write the model here (.npz; its folder must exist)")
     p.set_defaults(run=cmd_fit)
 
-    p = sub.add_parser("predict", help="component labels (or probabilities) of every row")
+    p = command("predict", "component labels (or probabilities) of every row")
     p.add_argument("model")
     _add_data_options(p)
-    p.add_argument("-o", "--output", required=True, help="labels .npy file")
+    p.add_argument("-o", "--output", required=True, help="output file: .npy, .parquet or .csv (by its suffix)")
     p.add_argument("--proba", action="store_true", help="write (rows, K) probabilities instead of labels")
+    _add_common_options(p, "predict")
     p.set_defaults(run=cmd_predict)
 
-    p = sub.add_parser("score", help="log-likelihood, BIC and AIC of a model on data")
+    p = command("score", "log-likelihood, BIC and AIC of a model on data")
     p.add_argument("model")
     _add_data_options(p)
+    _add_common_options(p, "score")
     p.set_defaults(run=cmd_score)
 
-    p = sub.add_parser("sample", help="draw rows from a model")
+    p = command("sample", "draw rows from a model")
     p.add_argument("model")
     p.add_argument("-n", type=int, required=True, help="rows to draw")
-    p.add_argument("-o", "--output", required=True, help=".npy file")
+    p.add_argument("-o", "--output", required=True, help="output file: .npy, .parquet or .csv (by its suffix)")
     p.add_argument("--seed", type=int, default=None)
+    _add_common_options(p, "sample")
     p.set_defaults(run=cmd_sample)
 
-    p = sub.add_parser("info", help="describe a model file")
+    p = command("info", "describe a model file")
     p.add_argument("model")
+    _add_common_options(p, "info")
     p.set_defaults(run=cmd_info)
 
-    p = sub.add_parser("select", help="fit a range of K and pick the best by BIC or AIC")
+    p = command("select", "fit a range of K and pick the best by BIC or AIC")
     _add_data_options(p)
     p.add_argument("-k", type=_k_range, required=True, help="K values: LO..HI or K1,K2,...")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     _add_fit_options(p)
-    p.add_argument("-o", "--output", help="write the best model here (.npz)")
+    _add_common_options(p, "select")
+    p.add_argument("-o", "--output", help="write the best model here (.npz; its folder must exist)")
     p.set_defaults(run=cmd_select)
 
-    p = sub.add_parser("demo", help="fit a built-in dataset of a known mixture and compare with scikit-learn")
+    p = command("demo", "fit a built-in dataset of a known mixture and compare with scikit-learn")
     p.add_argument("--rows", type=_positive, default=3_000_000, help="rows of the built-in dataset (default 3,000,000)")
     p.add_argument("--quick", action="store_true", help="a small, fast run (200,000 rows)")
     p.add_argument("-o", "--output", default="fastem-demo.png", help="picture of the fit (needs matplotlib)")
     p.add_argument("--no-compare", action="store_true", help="skip the scikit-learn timing")
     p.add_argument("--no-plot", action="store_true", help="skip the picture")
+    _add_common_options(p, "demo")
     p.set_defaults(run=cmd_demo)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.warnings = _Warnings()
     try:
-        args.run(args)
+        with warnings.catch_warnings():
+            if not sys.warnoptions:  # PYTHONWARNINGS or -W: the user's filters decide
+                warnings.simplefilter("always")
+                for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                    warnings.simplefilter("ignore", hidden)  # hidden by Python's defaults too
+            warnings.showwarning = args.warnings.show
+            args.run(args)
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
     except (OSError, ValueError, TypeError, ImportError, FloatingPointError, MemoryError) as exc:
         if os.environ.get("FASTEM_DEBUG"):
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         print(f"fastem: error: {message}", file=sys.stderr)
         return 1
     return 0

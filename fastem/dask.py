@@ -31,6 +31,20 @@ def _is_dataframe(X) -> bool:
     return module.startswith(("dask.dataframe", "dask_expr"))
 
 
+def _column_names(X) -> tuple[str, ...] | None:
+    """A DataFrame's column names as scikit-learn takes them: all strings, or none (mixed
+    types are an error, as scikit-learn makes them)."""
+    columns = list(X.columns) if _is_dataframe(X) else []
+    strings = sum(isinstance(c, str) for c in columns)
+    if strings and strings < len(columns):
+        raise TypeError("Feature names are only supported if all input features have string names, but your input "
+                        f"has {sorted({type(c).__name__ for c in columns})} as feature name / column name types. "
+                        "If you want feature names to be stored and validated, you must convert them all to strings, "
+                        "by using X.columns = X.columns.astype(str) for example. Otherwise you can remove feature / "
+                        "column names from your input data, or convert them all to a non-string data type.")
+    return tuple(columns) if columns and strings == len(columns) else None
+
+
 def as_dask_array(X):
     """A 2-D dask array of float32/float64 rows in one column block, with known row
     chunks: a Dask DataFrame's numeric columns, or X itself."""
@@ -53,6 +67,9 @@ def as_dask_array(X):
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     return X
+
+
+WRITE_WINDOW = 16  # blocks computed at once when per-row results are written to a file
 
 
 def _client():
@@ -175,10 +192,13 @@ class DaskBackend:
     numpy or Dask array of n_samples weights, validated as for in-memory data."""
 
     def __init__(self, X, sample_weight=None, progress: bool = False):
+        if _is_dataframe(X):
+            X = X.select_dtypes("number")
+        self.feature_names = _column_names(X)
         self.X = as_dask_array(X)
         self.n_samples, self.n_features = (int(v) for v in self.X.shape)
         self.dtype = np.dtype(self.X.dtype)
-        self.name, self.feature_names, self.progress = NAME, None, progress
+        self.name, self.progress = NAME, progress
         self.reiterable = True
         self.row_chunks = tuple(int(c) for c in self.X.chunks[0])
         self.piece_starts = tuple(int(v) for v in np.cumsum((0, *self.row_chunks[:-1])))
@@ -235,15 +255,25 @@ class DaskBackend:
         self.checked = True
         return result
 
-    def map_rows(self, fn, payload, width: int | None, dtype):
-        """A lazy dask array of fn's per-row results (n,) or (n, width)."""
+    def map_rows(self, fn, payload, width: int | None, dtype, out=None):
+        """A lazy dask array of fn's per-row results (n,) or (n, width); or, given out (a
+        fastem._outputs writer), the results computed a window of blocks at a time and
+        written in row order (this process holds one window's results)."""
         import dask
 
         shared = dask.delayed(payload, pure=True)  # one key of the graph, read by every block
         if width is None:
-            return self.X.map_blocks(_mapped, fn, shared, None, dtype, drop_axis=1, dtype=dtype)
-        return self.X.map_blocks(_mapped, fn, shared, width, dtype, dtype=dtype,
-                                 chunks=(self.X.chunks[0], (width,)))
+            result = self.X.map_blocks(_mapped, fn, shared, None, dtype, drop_axis=1, dtype=dtype)
+        else:
+            result = self.X.map_blocks(_mapped, fn, shared, width, dtype, dtype=dtype,
+                                       chunks=(self.X.chunks[0], (width,)))
+        if out is None:
+            return result
+        blocks = list(result.to_delayed().ravel())
+        for first in range(0, len(blocks), WRITE_WINDOW):
+            for part in dask.compute(*blocks[first : first + WRITE_WINDOW]):
+                out.write(part)
+        return None
 
     def rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(self.X[index].compute(), dtype=np.float64)

@@ -15,10 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._checkpoint import settings_of
 from ._covariance import COVARIANCE_TYPES, covariance
-from ._data import is_stream, open_data
+from ._data import chunk_backend, is_stream, open_data
 from ._engine import COLLAPSE_POLICIES, EMResult, Params, params_from_precisions, score
 from ._init import INIT_METHODS, initial_params
 from ._online import OnlineState
+from ._outputs import check_output_path
 from ._persist import save as save_model
 from ._runs import EMSettings, fit_runs
 from ._threads import threads
@@ -130,7 +131,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     means_ : ndarray of shape (K, D)
     covariances_, precisions_, precisions_cholesky_ : ndarray
         Shapes as precisions_init; ``precisions_cholesky_`` holds upper-triangular
-        factors P with P P^T = precision.
+        factors P with P P^T = precision. The fitted arrays are float32 after a fit
+        on float32 data (the statistics still accumulate in float64), else float64.
     converged_ : bool
     n_iter_ : int
         Iterations of the best initialisation.
@@ -140,6 +142,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     lower_bounds_ : list of float
         The lower bound after each iteration of the best run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        The column names of X, when X has them (a DataFrame, a Parquet, CSV or Arrow
+        source); predicting on named columns checks them against these.
     n_steps_ : int
         partial_fit steps taken (set by partial_fit only).
 
@@ -338,7 +343,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self._set_params(best.params)
+        self._set_params(best.params, backend.dtype)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
@@ -396,7 +401,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if sample_weight is not None:
                 raise ValueError("sample_weight goes with an array X in partial_fit, not with a source")
             stream = self._open(X, reset=not fitted)
-            batches = (self._open(chunk, reset=False) for _, chunk, _ in stream._items("partial_fit"))
+            batches = (chunk_backend(chunk, f"{stream.name}, rows {start:,}+")
+                       for start, chunk, _ in stream._items("partial_fit"))
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             for batch in batches:
                 self._online_step(batch)
@@ -413,47 +419,65 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             params = self._initializer(batch)(check_random_state(self.random_state))
             state = self._online = OnlineState()
             self.n_steps_ = 0
+            dtype = batch.dtype
         else:
-            params = self._fitted_params()
+            params, dtype = self._fitted_params(), self.means_.dtype
         params, lower_bound = state.step(batch, params, decay=self.learning_decay, offset=self.learning_offset,
                                          reg_covar=self.reg_covar)
         self.n_steps_ = getattr(self, "n_steps_", 0) + 1
-        self._set_params(params)
+        self._set_params(params, dtype)
         self.lower_bound_ = lower_bound  # the batch's mean log-likelihood before the step
         self.n_iter_ = self.n_steps_
         self.converged_ = False
 
-    def _set_params(self, params: Params) -> None:
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = params.covariances
-        self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = params.precisions
+    def _set_params(self, params: Params, dtype) -> None:
+        """The fitted attributes from the engine's float64 params, in dtype (float32 data
+        gives a float32 model, as in scikit-learn); the float64 params are kept for the
+        next step."""
+        dtype = np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+        self._params = params
+        for attribute, value in zip(_FITTED, (*_fields(params), params.precisions), strict=True):
+            setattr(self, attribute, np.asarray(value, dtype=dtype))
 
     def _fitted_params(self) -> Params:
-        return Params(self.covariance_type, self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+        """The model as float64 Params: the engine's own (not rounded to a float32 model's
+        attributes) while the attributes are still what it set, else the attributes."""
+        own = getattr(self, "_params", None)
+        attributes = [getattr(self, a) for a in _FITTED[:4]]
+        if own is not None and all(isinstance(a, np.ndarray) and np.array_equal(a, np.asarray(v, dtype=a.dtype))
+                                   for a, v in zip(attributes, _fields(own), strict=True)):
+            return own
+        return Params(self.covariance_type, *(np.asarray(a, dtype=np.float64) for a in attributes))
 
     # ----------------------------------------------------------------- using a model
-    def _score(self, X, what: str):
-        """One pass of per-row results (see fastem._engine.score)."""
+    def _score(self, X, what: str, out=None):
+        """One pass of per-row results (see fastem._engine.score), in the model's and X's
+        float type; returned, or written to the file out."""
         check_is_fitted(self)
+        out = None if out is None else check_output_path(out)
         backend = self._open(X, reset=False)
+        dtype = np.result_type(self.means_.dtype, backend.dtype)
         with threads(self.n_jobs):
-            return score(backend, self._fitted_params(), what)
+            return score(backend, self._fitted_params(), what, dtype, out=out)
 
-    def score_samples(self, X):
+    def score_samples(self, X, out=None):
         """Log-density of each row under the model.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
+            instead of returning it (memory stays bounded; see fastem._outputs). The
+            file appears, whole, when the pass completes.
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
-            log p(x) of each row (a lazy Dask array for a Dask X).
+            log p(x) of each row, float32 for a float32 model and X (a lazy Dask
+            array for a Dask X); with out, the path of the file written.
         """
-        return self._score(X, "density")
+        return self._score(X, "density", out)
 
     def score(self, X, y=None):
         """Mean log-density of the rows of X (higher is better).
@@ -467,35 +491,45 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        return float(self.score_samples(X).mean())  # computes a Dask result
+        return float(self.score_samples(X).mean(dtype=np.float64))  # computes a Dask result
 
-    def predict(self, X):
+    def predict(self, X, out=None):
         """The most probable component of each row.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
+            instead of returning it (memory stays bounded; see fastem._outputs). The
+            file appears, whole, when the pass completes.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component indices (a lazy Dask array for a Dask X).
+            int64 component indices (a lazy Dask array for a Dask X); with out, the
+            path of the file written.
         """
-        return self._score(X, "labels")
+        return self._score(X, "labels", out)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, out=None):
         """Posterior probability of each component for each row.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
+            instead of returning it (memory stays bounded; see fastem._outputs). The
+            file appears, whole, when the pass completes.
 
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
-            Rows sum to one (a lazy Dask array for a Dask X).
+            Rows sum to one; float32 for a float32 model and X (a lazy Dask array for a
+            Dask X); with out, the path of the file written.
         """
-        return self._score(X, "proba")
+        return self._score(X, "proba", out)
 
     def sample(self, n_samples=1):
         """Draw rows from the fitted mixture (the same draws as scikit-learn).
@@ -565,7 +599,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         bic : float
         """
         log_density = self.score_samples(X)
-        return -2 * float(log_density.sum()) + self.n_parameters() * math.log(log_density.shape[0])
+        return -2 * float(log_density.sum(dtype=np.float64)) + self.n_parameters() * math.log(log_density.shape[0])
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better).
@@ -578,7 +612,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        return -2 * float(self.score_samples(X).sum()) + 2 * self.n_parameters()
+        return -2 * float(self.score_samples(X).sum(dtype=np.float64)) + 2 * self.n_parameters()
+
+
+_FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
+
+
+def _fields(params: Params) -> tuple:
+    return params.weights, params.means, params.covariances, params.precisions_cholesky
 
 
 def _numbers(value, name: str) -> np.ndarray:

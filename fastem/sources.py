@@ -1,33 +1,56 @@
 """Data sources: anything that yields chunks of rows, again for every pass.
 
 A source knows ``n_features``, the ``dtype`` its chunks have (float32 stays float32;
-every other number type becomes float64) and, when it can tell without reading,
-``n_samples``. ``chunks()`` starts a new pass and yields C-contiguous 2-D arrays,
-each checked: the right width, numbers only, no NaN or inf (an error names the source,
-the chunk and the row); a file checked whole once is not checked again while its size
-and modification time stay the same. File sources read in a background thread, so the
-next chunk is read while the kernel runs on the current one. Sources never write.
+every other number type becomes float64), ``feature_names`` (a tuple of column names for
+named sources, else None) and, when it can tell without reading, ``n_samples``.
+``chunks()`` starts a new pass and yields C-contiguous 2-D arrays, each checked: the
+right width, numbers only, no NaN or inf (an error names the source, the chunk and the
+row); a local file checked whole once is not checked again while its size and
+modification time stay the same. File sources read in a background thread, so the next
+chunk is read while the kernel runs on the current one. Sources never write.
 
 ``source(obj, **options)`` opens any of them:
 
-=========================================  ===============================================
-obj                                        source
-=========================================  ===============================================
-numpy array, np.memmap, array-like          ArraySource (chunks are views, no copy)
-"path.npy" (direct=...)                     NpySource (file reads, bounded memory)
-"path.h5" / "path.hdf5" (key=...)           HDF5Source (h5py; extra ``fastem[hdf5]``)
-"path.zarr", a zarr array                   ZarrSource (extra ``fastem[zarr]``)
-"path.parquet" (columns=...)                ParquetSource (pyarrow; extra ``fastem[parquet]``)
-"path.csv" / ".tsv" / ".txt" (columns=...)  CSVSource
-a callable returning an iterator of arrays  CallableSource (called again for each pass)
-an iterator or generator of arrays          IteratorSource (one pass only: partial_fit)
-=========================================  ===============================================
+===================================================  =============================================
+obj                                                  source
+===================================================  =============================================
+numpy array, np.memmap, array-like                   ArraySource (chunks are views, no copy)
+pandas DataFrame (columns=...)                       ArraySource of its numeric columns, named
+"x.npy" (direct=...)                                 NpySource (file reads, bounded memory)
+"x.h5" / "x.hdf5" (key=...)                          HDF5Source (h5py; extra ``fastem[hdf5]``)
+"x.zarr", a zarr array                               ZarrSource (extra ``fastem[zarr]``)
+"x.parquet" (columns=...)                            ParquetSource (pyarrow; extra ``fastem[parquet]``)
+"x.feather" / ".arrow"; a folder, a glob             DatasetSource (pyarrow.dataset, row groups
+("dir/*.parquet", "dir/**/*.parquet") or a list      streamed; columns=, format=)
+of Parquet or Feather files; a pyarrow Dataset
+"x.csv" / ".tsv" / ".txt", also compressed           CSVSource (pyarrow's streaming CSV reader;
+(".csv.gz", ".bz2", ".zst", ".lz4"); a folder,       columns=, delimiter=, header=)
+a glob or a list of them
+a pyarrow Table or RecordBatch, a polars DataFrame   ArrowSource (columns=)
+a pyarrow RecordBatchReader                          ArrowStreamSource (one pass only, columns=)
+a polars LazyFrame                                   LazyFrameSource (collected in batches, columns=)
+a callable returning an iterator of arrays           CallableSource (called again for each pass)
+an iterator or generator of arrays                   IteratorSource (one pass only: partial_fit)
+===================================================  =============================================
+
+A folder means the files under it (not those whose names start with "." or "_"), sorted by
+path; a glob its matches, sorted; a list its files in its order: every pass reads the same
+rows in the same order. Any file path may be an fsspec URL: "s3://bucket/x.parquet",
+"gs://...", "https://...", "memory://...", "file://...", or chained as
+"simplecache::s3://..." (a local copy serves the later passes), with
+``storage_options={...}`` for its file system (s3fs, gcsfs...: extras ``fastem[s3]``,
+``fastem[gcs]``, ``fastem[http]``); s3fs also reads the AWS_* environment variables
+(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import errno
+import glob
 import importlib
+import io
 import os
 import queue
 import re
@@ -35,6 +58,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,14 +85,171 @@ def _require(module: str, extra: str):
         raise ImportError(f"this source needs {module}, which is not installed: pip install 'fastem[{extra}]'") from None
 
 
+# ------------------------------------------------------------------------------ where files are
+_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]+::)*[A-Za-z][A-Za-z0-9+.-]+://")  # "C:\x" and "C://x" are paths
+_PROTOCOL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)(?:://|::)")
+_EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs"),
+           "http": ("aiohttp", "http"), "https": ("aiohttp", "http")}
+
+
+def is_url(obj) -> bool:
+    """Whether obj is a "protocol://..." string (fsspec URL), not a local path."""
+    return isinstance(obj, str) and _URL.match(obj) is not None
+
+
+class _Located(NamedTuple):
+    fs: object  # an fsspec file system, or None for a local file
+    path: str  # the path on fs (or the local path)
+    name: str  # what errors call it: the path or URL as the user gave it
+
+
+class _Files(NamedTuple):
+    fs: object
+    paths: list
+    name: str
+
+
+def _url_fs(url: str, storage_options: dict | None):
+    """(fsspec file system, path) of url; a missing backend is an ImportError naming its extra."""
+    import fsspec
+
+    for protocol in _PROTOCOL.findall(url):
+        _check_protocol(protocol, url)
+    return fsspec.core.url_to_fs(url, **(storage_options or {}))
+
+
+def _check_protocol(protocol: str, url: str) -> None:
+    """An ImportError naming the extra to install if protocol's fsspec backend is missing;
+    a ValueError if fsspec knows no such protocol."""
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError as exc:
+        package, extra = _EXTRAS.get(protocol, (None, None))
+        if extra:
+            raise ImportError(f"{protocol}:// URLs need {package}, which is not installed: "
+                              f"pip install 'fastem[{extra}]'") from None
+        raise ImportError(f"{protocol}:// URLs need a package that is not installed: {exc}") from None
+    except ValueError:
+        raise ValueError(f"{url}: unknown URL protocol {protocol!r}; fsspec knows "
+                         f"{', '.join(sorted(fsspec.available_protocols()))}") from None
+
+
+def _locate(obj, storage_options: dict | None = None) -> _Located:
+    """Where a path or URL is: a "file://" URL is a local file, other URLs are on their
+    fsspec file system (storage_options: its options)."""
+    if isinstance(obj, _Located):
+        return obj
+    if isinstance(obj, bytes):
+        obj = os.fsdecode(obj)
+    if is_url(obj):
+        fs, path = _url_fs(obj, storage_options)
+        from fsspec.implementations.local import LocalFileSystem
+
+        return _Located(None if isinstance(fs, LocalFileSystem) else fs, path, obj)
+    if storage_options:
+        raise TypeError(f"option 'storage_options' applies to URLs (s3://, gs://, memory://...), not to the local path "
+                        f"{obj}")
+    return _Located(None, os.fspath(obj), str(obj))
+
+
+def _has_magic(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def _isdir(fs, path: str) -> bool:
+    return os.path.isdir(path) if fs is None else fs.isdir(path)
+
+
+def _exists(fs, path: str) -> bool:
+    return os.path.exists(path) if fs is None else fs.exists(path)
+
+
+def _hidden(relative: str) -> bool:
+    """Whether a path below a folder has a part starting with "." or "_" (as pyarrow skips
+    _SUCCESS, _metadata, .crc files)."""
+    return any(part.startswith((".", "_")) for part in re.split(r"[\\/]", relative) if part)
+
+
+def _files(obj, storage_options: dict | None = None) -> _Files:
+    """The files behind a path or URL of a file, folder or glob, or a list of them."""
+    if isinstance(obj, _Files):
+        return obj
+    if isinstance(obj, list | tuple) and not isinstance(obj, _Located):
+        if not obj:
+            raise ValueError("an empty list of files")
+        located = [_locate(p, storage_options) for p in obj]
+        if len({type(f.fs) for f in located}) > 1:
+            raise ValueError(f"the files {[f.name for f in located]} lie on different file systems")
+        more = f", ... ({len(obj)} files)" if len(obj) > 1 else ""
+        return _Files(located[0].fs, [f.path for f in located], f"{located[0].name}{more}")
+    fs, path, name = _locate(obj, storage_options)
+    if _has_magic(path) and not _exists(fs, path):
+        if fs is None:
+            found = [p for p in glob.glob(path, recursive=True) if os.path.isfile(p)]
+        else:
+            found = [p for p, info in fs.glob(path, detail=True).items() if info.get("type") == "file"]
+        if not found:
+            raise FileNotFoundError(f"no files match {name}")
+        return _Files(fs, sorted(found), name)
+    if _isdir(fs, path):
+        found = [os.path.join(d, f) for d, _, names in os.walk(path) for f in names] if fs is None else fs.find(path)
+        found = sorted(p for p in found if not _hidden(p[len(path.rstrip("/\\")):]))
+        if not found:
+            raise ValueError(f"{name} is a folder with no data files")
+        return _Files(fs, found, name)
+    return _Files(fs, [path], name)
+
+
+def _arrow_fs(fs):
+    """The pyarrow file system of an fsspec one (None: local files)."""
+    import pyarrow.fs as pafs
+
+    return pafs.LocalFileSystem() if fs is None else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+
+
+_FORMATS = {".npy": "npy", ".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".zarr": "zarr", ".parquet": "parquet",
+            ".pq": "parquet", ".parq": "parquet", ".feather": "feather", ".arrow": "feather", ".ipc": "feather",
+            ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
+_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")  # what pyarrow decompresses by suffix
+
+
+def _suffix(path: str) -> str:
+    """The data suffix of a file name, without a compression suffix: ".csv" for "x.CSV.gz"."""
+    name = re.split(r"[\\/]", path.rstrip("/\\"))[-1].lower()
+    name = next((name[: -len(c)] for c in _COMPRESSED if name.endswith(c)), name)
+    return os.path.splitext(name)[1]
+
+
+def _format_of(path: str) -> str | None:
+    """npy, hdf5, zarr, parquet, feather or csv, from the name's suffix (compressed: csv only)."""
+    kind = _FORMATS.get(_suffix(path))
+    compressed = path.lower().endswith(_COMPRESSED)
+    return kind if not compressed or kind == "csv" else None
+
+
+def _format_of_files(files: _Files) -> str:
+    kinds = {_format_of(p) for p in files.paths}
+    if len(kinds) == 1 and (kind := kinds.pop()) in ("parquet", "feather", "csv"):
+        return kind
+    examples = sorted({os.path.basename(p) for p in files.paths})[:4]
+    raise ValueError(f"{files.name}: cannot tell one data format from its files ({', '.join(examples)}, ...): "
+                     "fastem reads folders, globs and lists of .parquet, .feather/.arrow or .csv files; "
+                     "pass format= ('parquet', 'feather', 'csv')")
+
+
 class Source:
     """Base class: subclasses set name, n_features, dtype, n_samples and implement _read()."""
 
     name = "source"
     n_samples: int | None = None
+    feature_names: tuple[str, ...] | None = None
     reiterable = True
     prefetch = False  # read in a background thread
     checked = False  # chunks are known to be finite already
+    fs = None  # the fsspec file system of a remote file source
+    path = None  # the path of a local file source
 
     def __init__(self, n_features: int, dtype: np.dtype, chunk_size: int | None = None):
         if int(n_features) < 1:
@@ -88,13 +269,18 @@ class Source:
         checked = self._checked_chunks()
         return _prefetched(checked) if self.prefetch else checked
 
+    def _local_files(self) -> list:
+        """The local files behind the source (none for a remote one)."""
+        return [] if self.fs is not None or self.path is None else [self.path]
+
     def _file_stamp(self):
-        """(size, modification time) of the file behind the source, or None."""
-        path = getattr(self, "path", None)
-        if path is None:
+        """(size, modification time) of the local file behind the source (a tuple of them
+        for several files), or None."""
+        files = self._local_files()
+        if not files:
             return None
-        stat = os.stat(path)
-        return stat.st_size, stat.st_mtime_ns
+        stamps = tuple((s.st_size, s.st_mtime_ns) for s in map(os.stat, files))
+        return stamps[0] if len(stamps) == 1 else stamps
 
     def _checked_chunks(self) -> Iterator[np.ndarray]:
         start = 0
@@ -180,9 +366,9 @@ def _prefetched(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.nda
 
 class ArraySource(Source):
     """A numpy array or memmap: chunks are views (copies only where the dtype or the
-    memory order needs converting, one chunk at a time)."""
+    memory order needs converting, one chunk at a time). feature_names: its column names."""
 
-    def __init__(self, X, chunk_size: int | None = None, name: str = "array"):
+    def __init__(self, X, chunk_size: int | None = None, name: str = "array", feature_names=None):
         X = X if isinstance(X, np.ndarray) else np.asarray(X)
         if X.ndim == 1:
             X = X[:, None]
@@ -192,6 +378,10 @@ class ArraySource(Source):
             raise TypeError(f"{name} holds {X.dtype} data; fastem needs real numbers")
         self.name = name
         super().__init__(X.shape[1], X.dtype, chunk_size)
+        if feature_names is not None:
+            self.feature_names = tuple(feature_names)
+            if len(self.feature_names) != X.shape[1]:
+                raise ValueError(f"{name} has {X.shape[1]} columns but {len(self.feature_names)} feature names")
         self.X, self.n_samples = X, X.shape[0]
         for start, chunk in zip(range(0, X.shape[0], self.chunk_size), self._read(), strict=False):  # once: arrays do not change
             check_finite(chunk, start, name)
@@ -201,41 +391,65 @@ class ArraySource(Source):
         return array_chunks(self.X, self.chunk_size)
 
 
+def _pandas_source(frame, columns=None, chunk_size: int | None = None) -> ArraySource:
+    """The numeric columns of a pandas DataFrame as an ArraySource (a copy in memory)."""
+    name = "pandas DataFrame"
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} has no column(s) {missing}; it has {list(frame.columns)}")
+        frame = frame[list(columns)]
+    non_numeric = [c for c, t in frame.dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
+    if non_numeric:
+        raise TypeError(f"{name}: column(s) {non_numeric} are not numeric; choose columns=")
+    dtype = np.float32 if len(frame.columns) and all(t == np.float32 for t in frame.dtypes) else np.float64
+    names = [c for c in frame.columns if isinstance(c, str)]
+    return ArraySource(frame.to_numpy(dtype=dtype, na_value=np.nan), chunk_size, name=name,
+                       feature_names=names if len(names) == len(frame.columns) and names else None)
+
+
 class NpySource(Source):
     """A .npy file read chunk by chunk with file reads: resident memory stays at a few
-    chunks whatever the file size. direct: read with O_DIRECT, around the page cache
-    (None: when the file is larger than half of this machine's memory)."""
+    chunks whatever the file size. direct: read a local file with O_DIRECT, around the
+    page cache (None: when the file is larger than half of this machine's memory). A URL
+    is read with seeks and reads on its fsspec file."""
 
     prefetch = True
 
-    def __init__(self, path, chunk_size: int | None = None, direct: bool | None = None):
-        self.path = Path(path)
-        self.name = str(path)
+    def __init__(self, path, chunk_size: int | None = None, direct: bool | None = None,
+                 storage_options: dict | None = None):
+        self.fs, location, self.name = _locate(path, storage_options)
+        self.path = Path(location) if self.fs is None else location
         try:
-            with open(self.path, "rb") as f:
+            with self._open(buffered=True) as f:
                 shape, fortran, dtype = npy_header(f)
                 self.offset = f.tell()
         except FileNotFoundError:
-            raise FileNotFoundError(f"no such file: {path}") from None
+            raise FileNotFoundError(f"no such file: {self.name}") from None
         except (ValueError, OSError) as exc:
-            raise ValueError(f"{path} is not a readable .npy file: {exc}") from None
+            raise ValueError(f"{self.name} is not a readable .npy file: {exc}") from None
         if dtype.hasobject or dtype.kind not in "biuf":
-            raise TypeError(f"{path} holds {dtype} data; fastem needs real numbers")
+            raise TypeError(f"{self.name} holds {dtype} data; fastem needs real numbers")
         if len(shape) not in (1, 2) or (fortran and len(shape) == 2 and shape[1] > 1):
-            raise ValueError(f"{path} must hold a C-ordered 2-D array (n_samples, n_features); it holds shape "
+            raise ValueError(f"{self.name} must hold a C-ordered 2-D array (n_samples, n_features); it holds shape "
                              f"{shape}{' in Fortran order' if fortran else ''}")
         n_features = 1 if len(shape) == 1 else shape[1]
         self.file_dtype = dtype
         expected = self.offset + int(np.prod(shape)) * dtype.itemsize
-        actual = self.path.stat().st_size
+        actual = self.path.stat().st_size if self.fs is None else self.fs.size(self.path)
         if actual < expected:
-            raise ValueError(f"{path} is truncated: its header promises {shape[0]:,} rows "
+            raise ValueError(f"{self.name} is truncated: its header promises {shape[0]:,} rows "
                              f"({expected:,} bytes) but the file has {actual:,} bytes")
         super().__init__(n_features, dtype, chunk_size)
         self.n_samples = shape[0]
         if direct is None:
             direct = 0 < _memory_bytes() // 2 < actual
-        self.direct = bool(direct)
+        self.direct = bool(direct) and self.fs is None
+
+    def _open(self, buffered: bool = False):
+        if self.fs is not None:
+            return self.fs.open(self.path, "rb")
+        return open(self.path, "rb") if buffered else open(self.path, "rb", buffering=0)
 
     def _read(self) -> Iterator[np.ndarray]:
         direct = _open_direct(self.path) if self.direct else None
@@ -249,7 +463,7 @@ class NpySource(Source):
                 os.close(direct)
         row_bytes = self.n_features * self.file_dtype.itemsize
         pool: list[np.ndarray] = []
-        with open(self.path, "rb", buffering=0) as f:
+        with self._open() as f:
             f.seek(self.offset)
             for start in range(0, self.n_samples, self.chunk_size):
                 rows = min(self.chunk_size, self.n_samples - start)
@@ -262,6 +476,7 @@ class NpySource(Source):
                         raise ValueError(f"{self.name} is truncated at row {start + got // row_bytes:,}")
                     got += n
                 yield chunk
+
 
     def _read_direct(self, fd: int) -> Iterator[np.ndarray]:
         """Chunks read with O_DIRECT: whole aligned blocks into aligned buffers, each chunk a
@@ -350,67 +565,83 @@ def _free_buffer(pool: list, shape: tuple, dtype: np.dtype, keep: int = 6) -> np
 
 
 class HDF5Source(Source):
-    """A 2-D HDF5 dataset (h5py), read chunk by chunk; key names the dataset in the file."""
+    """A 2-D HDF5 dataset (h5py), read chunk by chunk; key names the dataset in the file.
+    A URL is read through its fsspec file."""
 
     prefetch = True
 
-    def __init__(self, obj, key: str | None = None, chunk_size: int | None = None):
+    def __init__(self, obj, key: str | None = None, chunk_size: int | None = None,
+                 storage_options: dict | None = None):
         h5py = _require("h5py", "hdf5")
         if isinstance(obj, h5py.Dataset):
-            self.path, self.key, self._dataset = None, None, obj
+            self.key, self._dataset = None, obj
             self.name = f"HDF5 dataset {obj.name}"
             shape, dtype = obj.shape, obj.dtype
         else:
-            self.path, self._dataset = Path(obj), None
-            if not self.path.exists():
-                raise FileNotFoundError(f"no such file: {obj}")
+            self._dataset = None
+            self.fs, location, name = _locate(obj, storage_options)
+            self.path = Path(location) if self.fs is None else location
+            if not _exists(self.fs, location):
+                raise FileNotFoundError(f"no such file: {name}")
             try:
-                with h5py.File(self.path, "r") as f:
+                with self._file() as f:
                     if key is None:
                         names = [n for n, v in f.items() if isinstance(v, h5py.Dataset)]
                         if len(names) != 1:
-                            raise ValueError(f"{obj} holds datasets {names}: name one with key=")
+                            raise ValueError(f"{name} holds datasets {names}: name one with key=")
                         key = names[0]
                     if key not in f:
-                        raise ValueError(f"{obj} has no dataset {key!r}; it has {list(f.keys())}")
+                        raise ValueError(f"{name} has no dataset {key!r}; it has {list(f.keys())}")
                     if not isinstance(f[key], h5py.Dataset):
-                        raise TypeError(f"{obj}: {key!r} is an HDF5 {type(f[key]).__name__.lower()}, not a dataset; "
+                        raise TypeError(f"{name}: {key!r} is an HDF5 {type(f[key]).__name__.lower()}, not a dataset; "
                                          "name a dataset with key=")
                     shape, dtype = f[key].shape, f[key].dtype
             except OSError as exc:
-                raise ValueError(f"{obj} is not a readable HDF5 file: {exc}") from None
-            self.key, self.name = key, f"{obj}[{key}]"
+                raise ValueError(f"{name} is not a readable HDF5 file: {exc}") from None
+            self.key, self.name = key, f"{name}[{key}]"
         if len(shape) not in (1, 2) or dtype.kind not in "biuf":
             raise ValueError(f"{self.name} must be a 2-D array of real numbers, got shape {shape} of {dtype}")
         super().__init__(1 if len(shape) == 1 else shape[1], dtype, chunk_size)
         self.n_samples = shape[0]
 
-    def _read(self) -> Iterator[np.ndarray]:
+    @contextlib.contextmanager
+    def _file(self):
         h5py = _require("h5py", "hdf5")
+        if self.fs is None:
+            with h5py.File(self.path, "r") as f:
+                yield f
+            return
+        with self.fs.open(self.path, "rb") as raw, h5py.File(raw, "r") as f:
+            yield f
+
+    def _read(self) -> Iterator[np.ndarray]:
         if self._dataset is not None:
             yield from (self._dataset[s : s + self.chunk_size] for s in range(0, self.n_samples, self.chunk_size))
             return
-        with h5py.File(self.path, "r") as f:
+        with self._file() as f:
             dataset = f[self.key]
             for start in range(0, self.n_samples, self.chunk_size):
                 yield dataset[start : start + self.chunk_size]
 
 
 class ZarrSource(Source):
-    """A 2-D Zarr array (or a path to one), read chunk by chunk."""
+    """A 2-D Zarr array (or a path or URL of one), read chunk by chunk."""
 
     prefetch = True
 
-    def __init__(self, obj, chunk_size: int | None = None):
+    def __init__(self, obj, chunk_size: int | None = None, storage_options: dict | None = None):
         zarr = _require("zarr", "zarr")
-        if isinstance(obj, str | os.PathLike):
-            if not Path(obj).exists():
-                raise FileNotFoundError(f"no such file: {obj}")
+        name = None
+        if isinstance(obj, str | bytes | os.PathLike | _Located):
+            fs, location, name = _locate(obj, storage_options)
+            if not _exists(fs, location):
+                raise FileNotFoundError(f"no such file: {name}")
             try:
-                obj = zarr.open_array(str(obj), mode="r")
+                obj = zarr.open_array(location if fs is None else fs.get_mapper(location), mode="r")
             except Exception as exc:  # noqa: BLE001 (zarr raises several types for a bad store)
-                raise ValueError(f"{obj} is not a readable Zarr array: {exc}") from None
-        self.array, self.name = obj, f"Zarr array {getattr(obj, 'path', '') or getattr(obj, 'name', '')}".strip()
+                raise ValueError(f"{name} is not a readable Zarr array: {exc}") from None
+        self.array = obj
+        self.name = f"Zarr array {name or getattr(obj, 'path', '') or getattr(obj, 'name', '')}".strip()
         shape, dtype = obj.shape, np.dtype(obj.dtype)
         if len(shape) not in (1, 2) or dtype.kind not in "biuf":
             raise ValueError(f"{self.name} must be a 2-D array of real numbers, got shape {shape} of {dtype}")
@@ -422,112 +653,393 @@ class ZarrSource(Source):
             yield self.array[start : start + self.chunk_size]
 
 
-class ParquetSource(Source):
-    """Numeric columns of a Parquet file (pyarrow), read in record batches."""
-
-    prefetch = True
-
-    def __init__(self, path, columns: list[str] | None = None, chunk_size: int | None = None):
-        pq = _require("pyarrow.parquet", "parquet")
-        self.path, self.name = Path(path), str(path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        try:
-            meta = pq.ParquetFile(self.path)
-        except Exception as exc:  # noqa: BLE001 (pyarrow raises ArrowInvalid and others)
-            raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
-        schema = meta.schema_arrow
-        names = list(schema.names)
-        missing = [c for c in columns or [] if c not in names]
-        if missing:
-            raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
-        self.columns = list(columns) if columns else names
-        types = [_numpy_type(schema.field(c).type) for c in self.columns]
-        non_numeric = [c for c, t in zip(self.columns, types, strict=True) if t.kind not in "biuf"]
-        if non_numeric:
-            raise TypeError(f"{path}: column(s) {non_numeric} are not numeric; choose columns=")
-        super().__init__(len(self.columns), np.result_type(*types), chunk_size)
-        self.n_samples = meta.metadata.num_rows
-
-    def _read(self) -> Iterator[np.ndarray]:
-        pq = _require("pyarrow.parquet", "parquet")
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.chunk_size, columns=self.columns):
-            yield np.column_stack([batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)])
-
-
-class CSVSource(Source):
-    """Numeric columns of a delimited text file, read chunk by chunk with numpy.
-
-    header: True (first line names the columns), False, or None to detect it (a first
-    line that does not parse as numbers). columns: names (with a header) or indices."""
-
-    prefetch = True
-
-    def __init__(self, path, columns=None, delimiter: str | None = None, header: bool | None = None,
-                 chunk_size: int | None = None):
-        self.path, self.name = Path(path), str(path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        if delimiter is None:
-            delimiter = "\t" if self.path.suffix == ".tsv" else ","
-        self.delimiter = delimiter
-        self.leading = 0  # blank lines before the first line of text
-        try:
-            with open(self.path) as f:
-                for first in f:
-                    if first.strip():
-                        break
-                    self.leading += 1
-                else:
-                    first = ""
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path} is not a text file: {exc}") from None
-        first = first.strip()
-        if not first:
-            raise ValueError(f"{path} is empty")
-        fields = [t.strip().strip('"') for t in first.split(delimiter)]
-        if header is None:
-            header = not all(_is_number(t) for t in fields)
-        self.header = header
-        if columns is None:
-            self.usecols = None
-            n_features = len(fields)
-        else:
-            if header:
-                missing = [c for c in columns if not isinstance(c, int) and c not in fields]
-                if missing:
-                    raise ValueError(f"{path} has no column(s) {missing}; its header has {fields}")
-            self.usecols = [c if isinstance(c, int) else fields.index(c) for c in columns]
-            n_features = len(self.usecols)
-        super().__init__(n_features, np.float64, chunk_size)
-
-    def _read(self) -> Iterator[np.ndarray]:
-        import warnings
-
-        with open(self.path) as f:
-            for _ in range(self.leading + self.header):
-                f.readline()
-            line = self.leading + self.header
-            while True:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data" at the end
-                    try:
-                        chunk = np.loadtxt(f, delimiter=self.delimiter, usecols=self.usecols,
-                                           max_rows=self.chunk_size, ndmin=2, dtype=np.float64)
-                    except ValueError as exc:
-                        raise ValueError(f"{self.name}: a line after line {line} does not parse as numbers: {exc}") from None
-                if chunk.shape[0] == 0:
-                    return
-                line += chunk.shape[0]
-                yield chunk
-
-
+# ---------------------------------------------------------------------- named columns (Arrow)
 def _numpy_type(arrow_type) -> np.dtype:
     """The numpy dtype of an Arrow column type (object for those with none: dictionaries)."""
     try:
         return np.dtype(arrow_type.to_pandas_dtype())
     except (NotImplementedError, TypeError):
         return np.dtype(object)
+
+
+def _numeric_columns(schema, columns, name: str) -> tuple[list[str], list[int], np.dtype]:
+    """(names, indices, dtype) of the chosen columns of an Arrow schema (names or indices;
+    None: all), each numeric; an error names the missing or non-numeric ones."""
+    names = list(schema.names)
+    chosen = names if columns is None else [columns] if isinstance(columns, str) else list(columns)
+    for i, c in enumerate(chosen):
+        if isinstance(c, int | np.integer) and not isinstance(c, bool):
+            if not 0 <= c < len(names):
+                raise ValueError(f"{name} has {len(names)} columns: column index {c} is out of range")
+            chosen[i] = names[c]
+    missing = [c for c in chosen if c not in names]
+    if missing:
+        raise ValueError(f"{name} has no column(s) {missing}; it has {names}")
+    indices = [names.index(c) for c in chosen]
+    types = [_numpy_type(schema.field(i).type) for i in indices]
+    non_numeric = [c for c, t in zip(chosen, types, strict=True) if t.kind not in "biuf"]
+    if non_numeric:
+        raise TypeError(f"{name}: column(s) {non_numeric} are not numeric; choose columns=")
+    return chosen, indices, np.result_type(*types) if types else np.dtype(np.float64)
+
+
+def _arrow_chunks(batches: Iterable, rows: int, dtype: np.dtype) -> Iterator[np.ndarray]:
+    """Arrow record batches (their columns in order) as (rows, n_columns) arrays of dtype,
+    each `rows` long but the last: small batches are joined, long ones cut. Nulls become
+    NaN (which the pass then reports with their row)."""
+    import pyarrow as pa
+
+    pool: list[np.ndarray] = []
+    chunk, filled = None, 0
+    for batch in batches:
+        offset = 0
+        while offset < batch.num_rows:
+            if chunk is None:
+                chunk = _free_buffer(pool, (rows, batch.num_columns), dtype)
+            take = min(rows - filled, batch.num_rows - offset)
+            for j, column in enumerate(batch.columns):
+                part = column.slice(offset, take)
+                if not pa.types.is_floating(part.type):  # integers, booleans: nulls stay nulls, then NaN
+                    part = part.cast(pa.float64(), safe=False)
+                chunk[filled : filled + take, j] = part.to_numpy(zero_copy_only=False)
+            filled, offset = filled + take, offset + take
+            if filled == rows:
+                yield chunk
+                chunk, filled = None, 0
+    if filled:
+        yield chunk[:filled]
+
+
+class _Columns(Source):
+    """A source of named numeric columns read as Arrow record batches (subclasses: _batches())."""
+
+    prefetch = True
+
+    def _choose(self, schema, columns, chunk_size: int | None) -> None:
+        self.columns, self._indices, dtype = _numeric_columns(schema, columns, self.name)
+        self.feature_names = tuple(str(c) for c in self.columns)
+        super().__init__(len(self.columns), dtype, chunk_size)
+
+    def _batches(self) -> Iterable:
+        raise NotImplementedError
+
+    def _read(self) -> Iterator[np.ndarray]:
+        return _arrow_chunks(self._batches(), self.chunk_size, self.dtype)
+
+
+class ArrowSource(_Columns):
+    """A pyarrow Table or RecordBatch (or a polars DataFrame, as Arrow): numeric columns
+    converted chunk by chunk."""
+
+    def __init__(self, table, columns=None, chunk_size: int | None = None, name: str = "Arrow table"):
+        pa = _require("pyarrow", "parquet")
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        self.name = name
+        self._choose(table.schema, columns, chunk_size)
+        self.table, self.n_samples = table.select(self._indices), table.num_rows
+
+    def _batches(self) -> Iterable:
+        return self.table.to_batches(max_chunksize=self.chunk_size)
+
+
+class ArrowStreamSource(_Columns):
+    """A pyarrow RecordBatchReader: a stream, read once (partial_fit, one pass)."""
+
+    reiterable = False
+
+    def __init__(self, reader, columns=None, chunk_size: int | None = None, name: str = "Arrow stream"):
+        self.reader, self.name, self._used = reader, name, False
+        self._choose(reader.schema, columns, chunk_size)
+
+    def _batches(self) -> Iterator:
+        if self._used:
+            raise ValueError(f"{self.name} is a one-shot stream and was read already; pass a Table, a Dataset or a "
+                             "callable that returns a new reader for multi-pass EM")
+        self._used = True
+        return (batch.select(self._indices) for batch in self.reader)
+
+
+class LazyFrameSource(_Columns):
+    """A polars LazyFrame, run again for every pass in streaming mode (collect_batches):
+    memory holds a few batches, not the frame."""
+
+    def __init__(self, frame, columns=None, chunk_size: int | None = None):
+        if not hasattr(frame, "collect_batches"):
+            raise ImportError("a polars LazyFrame source needs LazyFrame.collect_batches, which this polars lacks: "
+                              "pip install -U polars")
+        self.name = "polars LazyFrame"
+        self._choose(frame.head(0).collect().to_arrow().schema, columns, chunk_size)
+        self.frame = frame.select(self.columns)
+
+    def _batches(self) -> Iterator:
+        for part in self.frame.collect_batches(chunk_size=self.chunk_size, maintain_order=True):
+            yield from part.to_arrow().to_batches()
+
+
+_DATASET_FORMATS = {"parquet": "Parquet", "feather": "Feather", "ipc": "Feather", "arrow": "Feather", "csv": "CSV"}
+
+
+class DatasetSource(_Columns):
+    """A pyarrow dataset: a folder, a glob or a list of Parquet or Feather files (format:
+    from their suffix, or "parquet", "feather", "csv", a pyarrow FileFormat), or a
+    ``pyarrow.dataset.Dataset``. Row groups are streamed one file at a time, in file order
+    (memory: a row group or two); n_samples comes from the files' metadata."""
+
+    def __init__(self, obj, columns=None, format=None, chunk_size: int | None = None,
+                 storage_options: dict | None = None):
+        ds = _require("pyarrow.dataset", "parquet")
+        pa = _require("pyarrow", "parquet")
+        if isinstance(obj, ds.Dataset):
+            self.dataset, self.files = obj, list(getattr(obj, "files", []))
+            self.name = f"pyarrow dataset of {len(self.files)} files" if self.files else "pyarrow dataset"
+            local = isinstance(getattr(obj, "filesystem", None), _require("pyarrow.fs", "parquet").LocalFileSystem)
+            self._stamped = self.files if local else []
+        else:
+            files = _files(obj, storage_options)
+            self.files, self.name, self.fs = files.paths, files.name, files.fs
+            self._stamped = self.files if files.fs is None else []
+            format = format or _format_of_files(files)
+            what = f"{_DATASET_FORMATS.get(format, str(format))} {'file' if len(self.files) == 1 else 'dataset'}"
+            try:
+                self.dataset = ds.dataset(self.files, format=format, filesystem=_arrow_fs(files.fs))
+            except FileNotFoundError:
+                raise FileNotFoundError(f"no such file: {self.name}") from None
+            except (pa.ArrowException, OSError) as exc:
+                raise ValueError(f"{self.name} is not a readable {what}: {exc}") from None
+        self._choose(self.dataset.schema, columns, chunk_size)
+        if isinstance(getattr(self.dataset, "format", None), ds.ParquetFileFormat | ds.IpcFileFormat | type(None)):
+            try:
+                self.n_samples = self.dataset.count_rows()  # the files' metadata
+            except (pa.ArrowException, OSError) as exc:
+                raise ValueError(f"{self.name} is not readable: {exc}") from None
+
+    def _local_files(self) -> list:
+        return self._stamped
+
+    def _batches(self) -> Iterator:
+        """The batches of one fragment (file) after another, each read a row group at a time
+        (Dataset.to_batches, Parquet's pre_buffer, read ahead far more than they are told:
+        a 600 MB dataset took 300 MB)."""
+        ds = _require("pyarrow.dataset", "parquet")
+        pa = _require("pyarrow", "parquet")
+        parquet = isinstance(getattr(self.dataset, "format", None), ds.ParquetFileFormat)
+        options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
+        try:
+            for fragment in self.dataset.get_fragments():
+                yield from fragment.to_batches(schema=self.dataset.schema, columns=self.columns,
+                                               batch_size=self.chunk_size, batch_readahead=1,
+                                               fragment_scan_options=options)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
+
+
+class ParquetSource(DatasetSource):
+    """Numeric columns of one Parquet file (a DatasetSource of that file)."""
+
+    def __init__(self, path, columns=None, chunk_size: int | None = None, storage_options: dict | None = None):
+        super().__init__(path, columns=columns, format="parquet", chunk_size=chunk_size,
+                         storage_options=storage_options)
+
+
+_WHITESPACE = ("whitespace", " ")
+_MISSING = ("", "na", "n/a", "#n/a", "null", "none", "nil")  # how a CSV says "no value"
+_HEAD_BYTES = 2**16  # what CSVSource reads of a file to find its header and delimiter
+
+
+class CSVSource(_Columns):
+    """Numeric columns of delimited text, read with pyarrow's streaming CSV reader (quoted
+    fields, compression by suffix: .gz, .bz2, .zst, .lz4). path: a file, or a folder, glob
+    or list of files with the same columns, read one after another.
+
+    delimiter: one character, or "whitespace" (also " "): runs of spaces and tabs, none at
+    the ends of lines. None: tab for .tsv, comma for .csv; for .txt a comma if the first
+    line has one, else whitespace. header: True (the first line names the columns), False,
+    or None to detect it (a first line that does not parse as numbers). columns: names
+    (with a header) or indices. Values are float64; a missing value or text is an error
+    naming the file, the column and the line."""
+
+    def __init__(self, path, columns=None, delimiter: str | None = None, header: bool | None = None,
+                 chunk_size: int | None = None, storage_options: dict | None = None):
+        pa = _require("pyarrow", "csv")
+        pa_csv = _require("pyarrow.csv", "csv")
+        files = _files(path, storage_options)
+        self.fs, self.files, self.name = files.fs, files.paths, files.name
+        self._where = [self.name] if len(self.files) == 1 else [
+            p if self.fs is None else self.fs.unstrip_protocol(p) for p in self.files]
+        self._arrow = _arrow_fs(self.fs)
+        head = self._head()
+        first = next((line for line in head.splitlines() if line.strip()), None)
+        if first is None:
+            raise ValueError(f"{self.name} is empty")
+        if delimiter is None:
+            suffix = _suffix(self.files[0])
+            delimiter = "\t" if suffix == ".tsv" else "," if suffix == ".csv" or "," in first else "whitespace"
+        self.whitespace = delimiter in _WHITESPACE
+        if not self.whitespace and (not isinstance(delimiter, str) or len(delimiter) != 1):
+            raise ValueError(f"{self.name}: delimiter must be one character or 'whitespace', got {delimiter!r}")
+        self.delimiter = " " if self.whitespace else delimiter
+        fields = first.split() if self.whitespace else next(csv.reader([first], delimiter=delimiter))
+        self.header = bool(header) if header is not None else not all(_is_number(t) for t in fields)
+        self._block = 4 * 2**20
+        with self._reader(0, pa_csv.ConvertOptions()) as reader:
+            self.file_columns = list(reader.schema.names)
+        self.columns = self._chosen(columns)
+        Source.__init__(self, len(self.columns), np.float64, chunk_size)
+        self.feature_names = tuple(self.columns) if self.header else None
+        self._block = int(min(64 * 2**20, max(self._block, 1.25 * self.chunk_size * self._line_bytes)))
+        self._selected = columns is not None
+        self._convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(self.columns, pa.float64()),
+                                              include_columns=self.columns if self._selected else None,
+                                              null_values=[], strings_can_be_null=False)
+
+    def _head(self) -> str:
+        """The first bytes of the first file as text (an error if they are not UTF-8)."""
+        pa = _require("pyarrow", "csv")
+        try:
+            with self._arrow.open_input_stream(self.files[0]) as stream:
+                raw = stream.read(_HEAD_BYTES)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no such file: {self._where[0]}") from None
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{self._where[0]} is not a readable CSV file: {exc}") from None
+        self._line_bytes = len(raw) / max(1, raw.count(b"\n"))
+        try:
+            if b"\0" in raw:
+                raise UnicodeError("it holds NUL bytes")
+            import codecs
+
+            return codecs.getincrementaldecoder("utf-8-sig")().decode(raw, final=len(raw) < _HEAD_BYTES)
+        except UnicodeError as exc:
+            raise ValueError(f"{self._where[0]} is not a text file: {exc}") from None
+
+    def _chosen(self, columns) -> list[str]:
+        names = self.file_columns
+        if columns is None:
+            return list(names)
+        chosen, missing = [], []
+        for c in columns:
+            if isinstance(c, int | np.integer) and not isinstance(c, bool):
+                if not 0 <= c < len(names):
+                    raise ValueError(f"{self.name} has {len(names)} columns: column index {c} is out of range")
+                chosen.append(names[c])
+            elif not self.header:
+                raise ValueError(f"{self.name} has no header line: choose columns by index, not by name {c!r}")
+            elif c in names:
+                chosen.append(c)
+            else:
+                missing.append(c)
+        if missing:
+            raise ValueError(f"{self.name} has no column(s) {missing}; its header has {names}")
+        return chosen
+
+    def _local_files(self) -> list:
+        return self.files if self.fs is None else []
+
+    def _stream(self, i: int):
+        stream = self._arrow.open_input_stream(self.files[i])  # decompressed by suffix
+        return io.BufferedReader(_Collapsed(stream)) if self.whitespace else stream
+
+    @contextlib.contextmanager
+    def _reader(self, i: int, convert):
+        pa = _require("pyarrow", "csv")
+        pa_csv = _require("pyarrow.csv", "csv")
+        stream = self._stream(i)
+        try:
+            try:  # one thread: its errors tell the row
+                reader = pa_csv.open_csv(stream, read_options=pa_csv.ReadOptions(
+                    block_size=self._block, use_threads=False, autogenerate_column_names=not self.header),
+                    parse_options=pa_csv.ParseOptions(delimiter=self.delimiter), convert_options=convert)
+            except (pa.ArrowException, OSError) as exc:
+                raise self._error(i, exc) from None
+            yield reader
+        finally:
+            stream.close()
+
+    def _batches(self) -> Iterator:
+        pa = _require("pyarrow", "csv")
+        for i in range(len(self.files)):
+            with self._reader(i, self._convert) as reader:
+                if not self._selected and reader.schema.names != self.file_columns:
+                    raise ValueError(f"{self._where[i]} has columns {reader.schema.names}, not those of "
+                                     f"{self._where[0]}: {self.file_columns}")
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
+                    except (pa.ArrowException, OSError) as exc:
+                        raise self._error(i, exc) from None
+                    yield batch
+
+    def _error(self, i: int, exc: Exception) -> ValueError:
+        """pyarrow's error about file i, said with the file, the column and the line."""
+        where, text = self._where[i], str(exc)
+        ragged = re.search(r"Row #(\d+): Expected (\d+) columns, got (\d+)", text)
+        if ragged:
+            return ValueError(f"{where}: line {self._line(i, int(ragged[1]))} has {ragged[3]} fields where the lines "
+                              f"before have {ragged[2]}: the number of columns changed from {ragged[2]} to {ragged[3]}")
+        bad = re.search(r"In CSV column #(\d+): Row #(\d+): CSV conversion error to \w+: invalid value '(.*)'", text,
+                        re.DOTALL)
+        if not bad:
+            return ValueError(f"{where} is not a readable CSV file: {text}")
+        index, record, value = int(bad[1]), int(bad[2]), bad[3]
+        column = repr(self.file_columns[index]) if self.header else str(index)
+        at = f"line {self._line(i, record)} (data row {record - 1 - self.header})"
+        if value.strip().lower() in _MISSING:
+            shown = f" ({value!r})" if value.strip() else ""
+            return ValueError(f"{where}: column {column} has a missing value{shown} at {at}, which does not parse as "
+                              "numbers: fill it in or drop the row")
+        other = [d for d in (";", "\t", "|", ",") if d in value and d != self.delimiter]
+        advice = f"if {other[0]!r} separates the columns, pass delimiter={other[0]!r}" if other else \
+            "leave the column out with columns="
+        return ValueError(f"{where}: column {column} holds text ({value!r} at {at}), which does not parse as "
+                          f"numbers: {advice}")
+
+    def _line(self, i: int, record: int):
+        """The line of file i where record number `record` ends (as pyarrow counts records:
+        from 1, the header included, blank lines not), or "?"."""
+        with contextlib.suppress(OSError, csv.Error), self._stream(i) as stream:
+            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline=""),
+                                delimiter=self.delimiter)
+            for count, _ in enumerate(filter(None, reader), 1):
+                if count == record:
+                    return reader.line_num
+        return "?"
+
+
+class _Collapsed(io.RawIOBase):
+    """A byte stream with every run of spaces and tabs made one space and none at the ends
+    of lines: whitespace-delimited text for pyarrow's reader with delimiter " "."""
+
+    _RUNS = re.compile(rb"[ \t\r\f\v]+")
+
+    def __init__(self, stream):
+        self.stream, self.rest, self.out = stream, b"", memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.out:
+            block = self.stream.read(2**20)
+            data = self.rest + block
+            if not data:
+                return 0
+            cut = data.rfind(b"\n") + 1 if block else len(data)  # whole lines only, but at the end
+            if not cut:
+                self.rest = data
+                continue
+            text, self.rest = self._RUNS.sub(b" ", data[:cut]).replace(b" \n", b"\n").replace(b"\n ", b"\n"), data[cut:]
+            self.out = memoryview(text[text.startswith(b" ") : len(text) - text.endswith(b" ")])
+        n = min(len(buffer), len(self.out))
+        buffer[:n] = self.out[:n]
+        self.out = self.out[n:]
+        return n
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
 
 
 def _is_number(text: str) -> bool:
@@ -603,16 +1115,44 @@ def _chained(first, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _suffix(path: Path) -> str:
-    return path.suffix.lower()
+def is_source_object(obj) -> bool:
+    """Whether obj is a pyarrow Table, RecordBatch, RecordBatchReader or Dataset, or a
+    polars DataFrame or LazyFrame (read through fastem.source). Imports neither library:
+    an object of theirs means they are imported already."""
+    module = type(obj).__module__.split(".")[0]
+    if module == "pyarrow":
+        pa, ds = sys.modules["pyarrow"], sys.modules.get("pyarrow.dataset")
+        return isinstance(obj, pa.Table | pa.RecordBatch | pa.RecordBatchReader) or (
+            ds is not None and isinstance(obj, ds.Dataset))
+    if module == "polars":
+        pl = sys.modules["polars"]
+        return isinstance(obj, pl.DataFrame | pl.LazyFrame)
+    return False
+
+
+def _object_source(obj, **options) -> Source:
+    """The source of an object is_source_object accepts."""
+    if type(obj).__module__.startswith("polars"):
+        if isinstance(obj, sys.modules["polars"].LazyFrame):
+            return LazyFrameSource(obj, **options)
+        return ArrowSource(obj.to_arrow(), name="polars DataFrame", **options)
+    pa = sys.modules["pyarrow"]
+    if isinstance(obj, pa.RecordBatchReader):
+        return ArrowStreamSource(obj, **options)
+    if isinstance(obj, pa.Table | pa.RecordBatch):
+        return ArrowSource(obj, **options)
+    return DatasetSource(obj, **options)
 
 
 def source(obj, **options) -> Source:
     """Open obj as a Source (see the module docstring for what obj may be).
 
     options go to the source's constructor: chunk_size (rows per chunk) for all;
-    direct (.npy: O_DIRECT reads, by default for files larger than half of memory);
-    key (HDF5); columns (Parquet, CSV); delimiter and header (CSV)."""
+    storage_options (a dict for the fsspec file system of a URL: s3fs's key, secret,
+    client_kwargs={"endpoint_url": ...}, ...) for every file source; direct (.npy: O_DIRECT
+    reads, by default for local files larger than half of memory); key (HDF5); columns
+    (Parquet, Feather, datasets, CSV, Arrow, polars, pandas); format (datasets: "parquet",
+    "feather", "csv"); delimiter and header (CSV)."""
     if isinstance(obj, Source):
         return obj
     try:
@@ -628,22 +1168,10 @@ def source(obj, **options) -> Source:
 def _open(obj, **options) -> Source:
     if isinstance(obj, bytes):
         obj = os.fsdecode(obj)
+    if isinstance(obj, list | tuple) and obj and all(isinstance(p, str | os.PathLike) for p in obj):
+        return _open_files(_files(obj, options.pop("storage_options", None)), options)
     if isinstance(obj, str | os.PathLike):
-        path = Path(obj)
-        kind = _suffix(path)
-        if kind == ".npy":
-            return NpySource(path, **options)
-        if kind in (".h5", ".hdf5", ".hdf"):
-            return HDF5Source(path, **options)
-        if kind == ".zarr":
-            return ZarrSource(path, **options)
-        if kind in (".parquet", ".pq"):
-            return ParquetSource(path, **options)
-        if kind in (".csv", ".tsv", ".txt"):
-            return CSVSource(path, **options)
-        if not path.exists():
-            raise FileNotFoundError(f"no such file: {obj}")
-        raise ValueError(f"{obj}: unknown data format {kind!r}; fastem reads .npy, .h5/.hdf5, .zarr, .parquet, .csv/.tsv")
+        return _open_path(obj, options)
     module = type(obj).__module__.split(".")[0]
     if module in ("dask", "dask_expr"):
         raise TypeError("a Dask collection is not a local source (its data would be loaded into this process): "
@@ -652,6 +1180,10 @@ def _open(obj, **options) -> Source:
         return HDF5Source(obj, **options)
     if module == "zarr":
         return ZarrSource(obj, **options)
+    if is_source_object(obj):
+        return _object_source(obj, **options)
+    if module == "pandas" and isinstance(obj, sys.modules["pandas"].DataFrame):
+        return _pandas_source(obj, **options)
     if isinstance(obj, np.ndarray):
         return ArraySource(obj, **options)
     if callable(obj):
@@ -659,3 +1191,33 @@ def _open(obj, **options) -> Source:
     if isinstance(obj, Iterator):
         return IteratorSource(obj, **options)
     return ArraySource(np.asarray(obj), **options)
+
+
+def _open_path(obj, options: dict) -> Source:
+    """The source of a path or URL: by its suffix; a folder or glob is a dataset."""
+    fs, path, name = where = _locate(obj, options.get("storage_options"))
+    kind = _format_of(path)
+    if kind in ("npy", "hdf5", "zarr"):
+        return {"npy": NpySource, "hdf5": HDF5Source, "zarr": ZarrSource}[kind](where, **_without(options, "storage_options"))
+    if (_has_magic(path) and not _exists(fs, path)) or _isdir(fs, path) or "format" in options:
+        return _open_files(_files(where), _without(options, "storage_options"))
+    if kind == "parquet":
+        return ParquetSource(where, **_without(options, "storage_options"))
+    if kind in ("feather", "csv"):
+        return _open_files(_files(where), _without(options, "storage_options"))
+    if not _exists(fs, path):
+        raise FileNotFoundError(f"no such file: {name}")
+    raise ValueError(f"{name}: unknown data format {_suffix(path)!r}; fastem reads .npy, .h5/.hdf5, .zarr, .parquet, "
+                     ".feather/.arrow, .csv/.tsv/.txt (also .gz, .bz2, .zst, .lz4), and folders or globs of them")
+
+
+def _open_files(files: _Files, options: dict) -> Source:
+    """A CSVSource for CSV files, else a DatasetSource."""
+    fmt = options.get("format") or _format_of_files(files)
+    if fmt == "csv":
+        return CSVSource(files, **_without(options, "format"))
+    return DatasetSource(files, **options)
+
+
+def _without(options: dict, key: str) -> dict:
+    return {k: v for k, v in options.items() if k != key}

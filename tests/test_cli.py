@@ -3,6 +3,7 @@ interpreter per command cost most of the suite's time), and as a program in a su
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 from conftest import blobs
 
+import fastem as lib
+from fastem import _progress, cli
 from fastem.cli import main
 
 
@@ -108,15 +111,18 @@ def test_fit_predict_score_on_every_format(name, options, files, data, tmp_path)
     assert "AIC" in out
 
 
-def test_fit_shows_progress(files, tmp_path):
+def test_fit_shows_progress_as_lines_and_saves_no_progress(files, tmp_path):
+    """stderr is not a terminal here: whole lines, no \\r redraws; the model file does not
+    keep the progress the command turned on."""
     result = fastem("fit", files / "x.npy", "-k", 2, "-o", tmp_path / "m.npz")
     assert result.returncode == 0
-    assert "rows" in result.stderr  # the progress bars
+    assert "rows" in result.stderr  # the progress
+    assert "\r" not in result.stderr
+    assert all(line.startswith("fastem: ") for line in result.stderr.splitlines())
+    assert lib.load(tmp_path / "m.npz").get_params()["progress"] is False
 
 
 def test_the_model_agrees_with_the_library(files, data, tmp_path):
-    import fastem as lib
-
     ok("fit", files / "x.npy", "-k", 3, "--seed", 4, "-q", "-o", tmp_path / "m.npz")
     gm = lib.load(tmp_path / "m.npz")
     same = lib.GaussianMixture(3, random_state=4).fit(data)
@@ -140,7 +146,10 @@ def test_select_finds_the_true_k(files, tmp_path):
 
 
 def test_demo_quick(tmp_path):
-    out = ok("demo", "--quick", "-o", tmp_path / "demo.png", cwd=tmp_path)
+    result = fastem("demo", "--quick", "-q", "-o", tmp_path / "demo.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert " rows in " not in result.stderr  # -q: no progress
+    out = result.stdout
     assert "fitted in" in out
     assert "true weight" in out
     assert "faster" in out
@@ -167,13 +176,14 @@ def test_user_errors_are_one_line(files, tmp_path):
 def test_output_and_resource_errors_are_one_line(files, tmp_path):
     model = tmp_path / "m.npz"
     ok("fit", files / "x.npy", "-k", 2, "-q", "-o", model)
-    full = fails(1, "predict", model, files / "x.npy", "-o", "/dev/full")
-    assert "No space left on device" in full, full
+    device = fails(1, "predict", model, files / "x.npy", "-o", "/dev/full")  # a device is not a file to write
+    assert "fastem writes .npy, .parquet or .csv files" in device, device
     (tmp_path / "a_file").write_text("")
     assert "does not exist" in fails(1, "predict", model, files / "x.npy", "-o", tmp_path / "a_file" / "labels.npy")
-    assert "writes .npy files" in fails(1, "predict", model, files / "x.npy", "-o", tmp_path / "labels.csv")
-    assert not (tmp_path / "labels.csv").exists()
-    assert not (tmp_path / "labels.csv.npy").exists()
+    assert "fastem writes .npy, .parquet or .csv" in fails(1, "predict", model, files / "x.npy",
+                                                           "-o", tmp_path / "labels.txt")
+    assert not (tmp_path / "labels.txt").exists()
+    assert not (tmp_path / "labels.txt.npy").exists()
     err = fails(1, "sample", model, "-n", 100_000_000_000, "-o", tmp_path / "draws.npy")
     assert "Unable to allocate" in err, err
     assert err.count("\n") == 1
@@ -185,3 +195,310 @@ def test_an_hdf5_group_as_key_is_one_line(files, tmp_path):
     with h5py.File(tmp_path / "g.h5", "w") as f:
         f.create_group("points").create_dataset("x", data=np.ones((10, 2)))
     assert "'points' is an HDF5 group, not a dataset" in fails(1, "fit", tmp_path / "g.h5", "--key", "points", "-k", 1)
+
+
+# ---------------------------------------------------------------------- for scripts
+@pytest.fixture(scope="module")
+def model(data, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli_model") / "m.npz"
+    lib.GaussianMixture(3, random_state=0).fit(data).save(path)
+    return path
+
+
+def test_fit_json_is_the_model_written(files, tmp_path):
+    out = ok("fit", files / "x.npy", "-k", 3, "--covariance", "diag", "-q", "--json", "-o", tmp_path / "m")
+    record = json.loads(out)  # the whole of stdout
+    gm = lib.load(tmp_path / "m.npz")
+    assert set(record) == {"n_components", "covariance_type", "n_samples", "n_features", "dtype", "feature_names",
+                           "n_iter", "converged", "lower_bound", "n_parameters", "bic", "seconds", "model"}
+    assert record["model"] == str(tmp_path / "m.npz")
+    assert record["n_iter"] == gm.n_iter_
+    assert record["converged"] is bool(gm.converged_)
+    assert record["lower_bound"] == gm.lower_bound_
+    assert record["n_components"] == 3
+    assert record["covariance_type"] == "diag"
+    assert (record["n_samples"], record["n_features"], record["dtype"]) == (3000, 3, "float64")
+    assert record["feature_names"] is None
+    assert record["n_parameters"] == gm.n_parameters()
+    assert record["bic"] == pytest.approx(-2 * gm.lower_bound_ * 3000 + gm.n_parameters() * np.log(3000), rel=1e-12)
+    assert isinstance(record["seconds"], float)
+    assert record["seconds"] > 0
+    assert json.loads(ok("fit", files / "x.npy", "-k", 3, "-q", "--json"))["model"] is None
+
+
+def test_fit_json_names_the_columns_as_the_library_does(files):
+    record = json.loads(ok("fit", files / "x.parquet", "--columns", "a,b,c", "-k", 2, "-q", "--json"))
+    gm = lib.GaussianMixture(2, random_state=0).fit(lib.source(files / "x.parquet", columns=["a", "b", "c"]))
+    names = getattr(gm, "feature_names_in_", None)
+    assert record["feature_names"] == (None if names is None else list(names))
+    assert record["n_iter"] == gm.n_iter_
+
+
+def test_score_json_is_the_models_score(model, files, data):
+    record = json.loads(ok("score", model, files / "x.npy", "--json", "-q"))
+    gm = lib.load(model)
+    total, p = gm.score_samples(data).sum(), gm.n_parameters()
+    assert set(record) == {"n_samples", "n_parameters", "log_likelihood_per_row", "log_likelihood_total", "bic", "aic"}
+    assert record["n_samples"] == 3000
+    assert record["n_parameters"] == p
+    assert record["log_likelihood_total"] == pytest.approx(total, rel=1e-12)
+    assert record["log_likelihood_per_row"] == pytest.approx(total / 3000, rel=1e-12)
+    assert record["bic"] == pytest.approx(-2 * total + p * np.log(3000), rel=1e-12)
+    assert record["aic"] == pytest.approx(-2 * total + 2 * p, rel=1e-12)
+
+
+def test_select_json_lists_every_k_and_the_best(files, data, tmp_path):
+    record = json.loads(ok("select", files / "x.npy", "-k", "1..4", "-q", "--json", "--covariance", "diag",
+                           "-o", tmp_path / "best.npz"))
+    assert set(record) == {"criterion", "n_samples", "fits", "best_k", "model"}
+    assert record["criterion"] == "bic"
+    assert [fit["k"] for fit in record["fits"]] == [1, 2, 3, 4]
+    for fit in record["fits"]:
+        assert set(fit) == {"k", "n_iter", "converged", "n_parameters", "log_likelihood_per_row",
+                            "log_likelihood_total", "bic", "aic"}
+        n, total, p = 3000, fit["log_likelihood_total"], fit["n_parameters"]
+        assert fit["bic"] == pytest.approx(-2 * total + p * np.log(n), rel=1e-12)
+        assert fit["aic"] == pytest.approx(-2 * total + 2 * p, rel=1e-12)
+    assert record["best_k"] == 3 == min(record["fits"], key=lambda fit: fit["bic"])["k"]
+    best = lib.load(record["model"])
+    assert best.n_components == 3
+    assert best.n_iter_ == record["fits"][2]["n_iter"]
+    assert best.score_samples(data).sum() == pytest.approx(record["fits"][2]["log_likelihood_total"], rel=1e-12)
+    assert best.get_params()["progress"] is False
+
+
+def test_info_json_is_the_models_content(model):
+    record = json.loads(ok("info", model, "--json"))
+    gm = lib.load(model)
+    names = getattr(gm, "feature_names_in_", None)
+    assert record == {
+        "model": str(model), "n_components": 3, "covariance_type": "full", "n_features": 3,
+        "n_parameters": gm.n_parameters(), "dtype": str(gm.means_.dtype),
+        "feature_names": None if names is None else list(names), "weights": gm.weights_.tolist(),
+        "means": gm.means_.tolist(), "converged": bool(gm.converged_), "n_iter": gm.n_iter_,
+        "lower_bound": gm.lower_bound_,
+    }
+
+
+def test_json_values_are_plain_and_non_finite_is_null():
+    assert cli._json_value({"a": -np.inf, "b": np.float32(1.5), "c": np.arange(2), "d": [np.nan, np.True_]}) == \
+        {"a": None, "b": 1.5, "c": [0, 1], "d": [None, True]}
+
+
+def test_a_failing_json_command_prints_nothing_on_stdout(tmp_path):
+    result = fastem("fit", tmp_path / "missing.npy", "-k", 2, "--json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("fastem: error: no such file")
+
+
+def test_quiet_leaves_the_results_only(model, files, tmp_path):
+    loud = fastem("predict", model, files / "x.npy", "-o", tmp_path / "l.npy")
+    assert loud.stdout == f"wrote labels of 3,000 rows to {tmp_path / 'l.npy'}\n"
+    assert " rows in " in loud.stderr  # a loaded model shows progress unless -q
+    assert "\r" not in loud.stderr
+    for args in (["predict", model, files / "x.npy", "-o", tmp_path / "l.npy"],
+                 ["sample", model, "-n", 10, "-o", tmp_path / "s.npy"]):
+        result = fastem(*args, "-q")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    for args in (["score", model, files / "x.npy"], ["info", model], ["fit", files / "x.npy", "-k", 2],
+                 ["select", files / "x.npy", "-k", "1..2"]):
+        result = fastem(*args, "-q")
+        assert result.returncode == 0
+        assert result.stderr == ""
+        assert result.stdout  # the results
+
+
+def test_warnings_show_on_stderr_one_line_each_even_with_quiet(files):
+    for quiet in ([], ["-q"]):
+        result = fastem("fit", files / "x.npy", "-k", 3, "--max-iter", 1, "--tol", 1e-12, "--json", *quiet)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["converged"] is False
+        shown = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert shown == [("fastem: warning: Best performing initialization did not converge. Try different init "
+                          "parameters, or increase max_iter, tol, or check for degenerate data.")]
+    result = fastem("select", files / "x.npy", "-k", "2,3", "--max-iter", 1, "--tol", 1e-12, "-q")
+    assert result.returncode == 0, result.stderr
+    assert [line.split(": ")[2] for line in result.stderr.splitlines()] == ["K=2", "K=3"]
+    assert "warning" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["info", "predict", "score", "sample"])
+def test_a_file_that_is_not_a_model_is_a_model_file_error(command, files, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    extra = {"info": [], "predict": [files / "x.npy", "-o", tmp_path / "l.npy"], "score": [files / "x.npy"],
+             "sample": ["-n", 5, "-o", tmp_path / "s.npy"]}[command]
+    for path in (files / "x.npy", tmp_path / "notes.txt"):
+        with pytest.raises(lib.ModelFileError) as error:
+            lib.load(path)
+        assert fails(1, command, path, *extra) == f"fastem: error: {error.value}\n"
+        assert "is not a readable fastem model" in str(error.value)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_output_into_a_missing_folder_fails_before_any_work(model, files, tmp_path):
+    missing = tmp_path / "no" / "such"
+    for args in (["fit", files / "x.npy", "-k", 2, "-o", missing / "m.npz"],
+                 ["fit", files / "x.npy", "-k", 2, "-o", missing / "m"],
+                 ["select", files / "x.npy", "-k", "1..2", "-o", missing / "m.npz"],
+                 ["predict", model, files / "x.npy", "-o", missing / "l.parquet"],
+                 ["sample", model, "-n", 10, "-o", missing / "s.csv"]):
+        result = fastem(*args)  # progress on: any pass over the data would print a line
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr == f"fastem: error: -o {args[-1]}: the folder {missing} does not exist\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_suffixes_fastem_does_not_write_are_refused_before_any_work(model, files, tmp_path):
+    for command, args in (("predict", [model, files / "x.npy"]), ("sample", [model, "-n", 10])):
+        for name in ("labels.txt", "labels", "labels.npz"):
+            err = fails(1, command, *args, "-o", tmp_path / name)  # no progress line: nothing was read
+            assert err == (f"fastem: error: -o {tmp_path / name}: fastem writes .npy, .parquet or .csv files; "
+                           "give a path with one of those suffixes\n")
+    assert os.listdir(tmp_path) == []
+
+
+def test_predict_writes_the_format_of_its_suffix(model, files, data, tmp_path):
+    import pyarrow.parquet as pq
+
+    gm = lib.load(model)
+    labels, proba = gm.predict(data), gm.predict_proba(data)
+    for suffix in (".npy", ".parquet", ".csv"):
+        out = ok("predict", model, files / "x.npy", "-o", tmp_path / f"l{suffix}")
+        assert out == f"wrote labels of 3,000 rows to {tmp_path / f'l{suffix}'}\n"
+        ok("predict", model, files / "x.npy", "--proba", "-q", "-o", tmp_path / f"p{suffix}")
+    np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), labels)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), proba)
+    assert pq.read_table(tmp_path / "l.parquet").column_names == ["label"]
+    np.testing.assert_array_equal(pq.read_table(tmp_path / "l.parquet").column("label").to_numpy(), labels)
+    table = pq.read_table(tmp_path / "p.parquet")
+    assert table.column_names == ["component_0", "component_1", "component_2"]
+    np.testing.assert_array_equal(np.column_stack([c.to_numpy() for c in table.columns]), proba)
+    assert (tmp_path / "l.csv").read_text().splitlines()[0].strip('"') == "label"
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "l.csv", skiprows=1), labels)
+    assert (tmp_path / "p.csv").read_text().splitlines()[0].replace('"', "") == "component_0,component_1,component_2"
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1), proba)  # exact text
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{w}{s}" for w in "lp" for s in (".npy", ".parquet", ".csv"))
+
+
+def test_sample_writes_the_format_of_its_suffix(model, tmp_path):
+    import pyarrow.parquet as pq
+
+    for suffix in (".npy", ".parquet", ".csv"):
+        out = ok("sample", model, "-n", 50, "--seed", 3, "-o", tmp_path / f"s{suffix}")
+        assert out == f"wrote 50 rows x 3 features to {tmp_path / f's{suffix}'}\n"
+    draws = np.load(tmp_path / "s.npy")
+    assert draws.shape == (50, 3)
+    table = pq.read_table(tmp_path / "s.parquet")
+    assert table.column_names == ["x0", "x1", "x2"]
+    np.testing.assert_array_equal(np.column_stack([c.to_numpy() for c in table.columns]), draws)
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1), draws)
+
+
+def test_csv_text_reads_back_exactly(tmp_path):
+    """The .csv writer (fastem._outputs, block by block): every number reads back to itself,
+    and names with commas and quotes stay one column each."""
+    from fastem._outputs import open_output
+
+    rows = np.random.default_rng(0).standard_normal((70_007, 2)) * 10.0 ** np.arange(-8, 8, 8)
+    for array, columns in ((rows, ["a, first", 'b"q']), (rows.astype(np.float32), ["u", "v"]),
+                           (np.arange(9), ["label"])):
+        with open_output(tmp_path / "x.csv", columns, array.dtype, flat=array.ndim == 1) as writer:
+            for block in np.array_split(array, 3):
+                writer.write(block)
+            writer.close()
+        table = pyarrow_csv().read_csv(tmp_path / "x.csv")
+        assert table.column_names == columns
+        back = np.column_stack([c.to_numpy() for c in table.columns]).astype(array.dtype)
+        np.testing.assert_array_equal(back.reshape(array.shape), array)
+
+
+def pyarrow_csv():
+    return pytest.importorskip("pyarrow.csv")
+
+
+@pytest.mark.parametrize(("separator", "option"), [(";", ";"), ("\t", "tab"), ("\t", "\\t")])
+def test_delimiter_reads_the_same_data(separator, option, files, data, tmp_path):
+    np.savetxt(tmp_path / "x.csv", data, delimiter=separator, header=separator.join("abc"), comments="")
+    ok("fit", files / "x.csv", "-k", 3, "-q", "-o", tmp_path / "comma.npz")
+    ok("fit", tmp_path / "x.csv", "-k", 3, "-q", "--delimiter", option, "-o", tmp_path / "other.npz")
+    comma, other = lib.load(tmp_path / "comma.npz"), lib.load(tmp_path / "other.npz")
+    np.testing.assert_array_equal(other.means_, comma.means_)
+    assert other.n_iter_ == comma.n_iter_
+
+
+def test_delimiter_on_data_that_is_not_csv_is_one_line(files):
+    err = fails(1, "fit", files / "x.npy", "-k", 2, "--delimiter", ";")
+    assert "delimiter" in err
+    assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------- progress
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _fit_with_progress(data, stream) -> str:
+    with contextlib.redirect_stderr(stream):
+        lib.GaussianMixture(2, progress=True, tol=1e9, random_state=0).fit(data)
+    return stream.getvalue()
+
+
+def test_progress_on_a_non_terminal_is_whole_lines(data, monkeypatch):
+    monkeypatch.delenv("FASTEM_PROGRESS", raising=False)
+    text = _fit_with_progress(data, io.StringIO())
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert lines
+    assert all(line.startswith("fastem: ") and " rows in " in line for line in lines)
+    assert "fastem: pass " in text
+    assert "3.00k rows" in text
+
+
+def test_progress_on_a_terminal_is_a_bar(data, monkeypatch):
+    monkeypatch.delenv("FASTEM_PROGRESS", raising=False)
+    assert "\r" in _fit_with_progress(data, Terminal())
+
+
+@pytest.mark.parametrize(("mode", "bar"), [("bar", True), ("lines", False), ("off", None)])
+def test_fastem_progress_chooses(mode, bar, data, monkeypatch):
+    monkeypatch.setenv("FASTEM_PROGRESS", mode)
+    for stream in (io.StringIO(), Terminal()):
+        text = _fit_with_progress(data, stream)
+        if bar is None:
+            assert text == ""
+        else:
+            assert ("\r" in text) is bar
+            assert "rows" in text
+    with _progress.mode("off"):
+        assert _fit_with_progress(data, Terminal()) == ""
+
+
+def test_a_long_pass_on_a_non_terminal_says_how_far_it_is(monkeypatch):
+    monkeypatch.delenv("FASTEM_PROGRESS", raising=False)
+    monkeypatch.setattr(_progress, "LINE_INTERVAL", 0.0)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), _progress.bar(2000, "pass 1") as progress:
+        progress.update(500)
+        progress.update(1500)
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("fastem: pass 1: 500 of 2.00k rows (25%), ")
+    assert lines[1].startswith("fastem: pass 1: 2.00k of 2.00k rows (100%), ")
+    assert lines[2].startswith("fastem: pass 1: 2.00k rows in ")
+    assert len(lines) == 3
+
+
+def test_predict_checks_the_column_names_of_the_fit(files, tmp_path):
+    """--columns in another order than the fit's is an error that names the problem."""
+    ok("fit", files / "x.parquet", "--columns", "a,b,c", "-k", 2, "-q", "-o", tmp_path / "m.npz")
+    assert lib.load(tmp_path / "m.npz").feature_names_in_.tolist() == ["a", "b", "c"]
+    err = fails(1, "predict", tmp_path / "m.npz", files / "x.parquet", "--columns", "b,a,c", "-q",
+                "-o", tmp_path / "l.npy")
+    assert err == ("fastem: error: The feature names should match those that were passed during fit. "
+                   "Feature names must be in the same order as they were in fit.\n")
+    err = fails(1, "predict", tmp_path / "m.npz", files / "x.csv", "--columns", "a,b", "-q", "-o", tmp_path / "l.npy")
+    assert "Feature names seen at fit time, yet now missing: - c" in err
+    ok("predict", tmp_path / "m.npz", files / "x.csv", "-q", "-o", tmp_path / "l.npy")  # a CSV of the same names
+    assert sorted(os.listdir(tmp_path)) == ["l.npy", "m.npz"]

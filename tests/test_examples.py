@@ -16,7 +16,7 @@ def run(name, *args, cwd=None):
 
 def test_every_example_is_tested():
     tested = {"quickstart.py", "seed_walkthrough.py", "model_selection.py", "streaming_partial_fit.py",
-              "out_of_core.py", "dask_cluster.py"}
+              "out_of_core.py", "dask_cluster.py", "bounded_memory.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -52,3 +52,11 @@ def test_out_of_core(tmp_path):
 def test_dask_cluster():
     out = run("dask_cluster.py", "--quick")
     assert "same model" in out
+
+
+def test_bounded_memory(tmp_path):
+    out = run("bounded_memory.py", "--quick", "--folder", str(tmp_path))
+    assert "fit on a folder of 8 Parquet files" in out
+    assert "columns x0..x15" in out
+    assert "the streamed probabilities equal the in-memory ones" in out
+    assert list(tmp_path.iterdir()) == []  # the example removes its files

@@ -222,7 +222,7 @@ def test_big_endian_arrays_are_read_as_native(k2d3, tmp_path):
     (lambda h: h.update(sha256={k: 1 for k in h["sha256"]}), r"'sha256' must be an object"),
     (lambda h: h.update(params=[1]), r"'params' must be a JSON object, got list"),
     (lambda h: h.update(extra=1), r"the model header has an unknown entry 'extra'"),
-    (lambda h: h.update(format_version=True), r"'format_version' must be an int from 1 to 1, got bool"),
+    (lambda h: h.update(format_version=True), r"'format_version' must be an int from 1 to 2, got bool"),
     (lambda h: h.update(format_version=0), r"'format_version' must be an int"),
     (lambda h: h["params"].pop("tol"), r"the model's 'params' has no 'tol'"),
     (lambda h: h["params"].update(colour=1), r"the model's 'params' has an unknown entry 'colour'"),
@@ -499,14 +499,19 @@ def _same_model(model, params, attributes, arrays):
                 return False
         elif got[name] != value or type(got[name]) is not type(value):
             return False
+    attributes = dict(attributes)
+    dtype = np.dtype(attributes.pop("dtype", "float64"))
+    names = attributes.pop("feature_names_in_", None)
     if any(getattr(model, k) != v for k, v in attributes.items()):
         return False
-    return all(getattr(model, attr).dtype == np.float64 and np.array_equal(getattr(model, attr), arrays[name])
+    if names != (None if not hasattr(model, "feature_names_in_") else list(model.feature_names_in_)):
+        return False
+    return all(getattr(model, attr).dtype == dtype and np.array_equal(getattr(model, attr), arrays[name].astype(dtype))
                for name, attr in _load.FITTED.items())
 
 
 def _as_original(model, gm):
-    attributes = {k: getattr(gm, k) for k in _load.ATTRIBUTES}
+    attributes = {k: getattr(gm, k) for k in _load.ATTRIBUTES} | {"dtype": str(gm.means_.dtype)}
     return _same_model(model, gm.get_params(), attributes,
                        {name: getattr(gm, attr) for name, attr in _load.FITTED.items()})
 

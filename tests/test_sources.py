@@ -2,7 +2,9 @@
 
 import errno
 import os
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,3 +317,357 @@ def test_a_checked_file_is_checked_again_only_when_it_changes(tmp_path, data):
     os.utime(path, ns=(src._verified[1] + 10**9, src._verified[1] + 10**9))
     with pytest.raises(ValueError, match="row 4321"):
         list(src.chunks())
+
+
+# ---------------------------------------------------------------------- datasets of many files
+NAMES = [f"f{i}" for i in range(4)]
+
+
+def assert_same_model(fitted, reference):
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(fitted, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+    assert fitted.n_iter_ == reference.n_iter_
+
+
+def table_of(rows):
+    import pyarrow as pa
+
+    return pa.table({n: rows[:, i] for i, n in enumerate(NAMES)} | {"label": ["a"] * len(rows)})
+
+
+@pytest.fixture(scope="module")
+def parquet_folder(data, tmp_path_factory):
+    """data in 8 Parquet files of differing row-group sizes, the last in a subfolder, next
+    to files a dataset skips (_SUCCESS, .hidden)."""
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("pq")
+    (folder / "sub").mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(data)), 8)):
+        where = folder / "sub" if i == 7 else folder
+        pq.write_table(table_of(data[rows]), where / f"part-{i:02d}.parquet", row_group_size=97 * (i + 1))
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".hidden.parquet").write_bytes(b"not parquet")
+    return folder
+
+
+@pytest.mark.parametrize("form", ["folder", "glob", "list", "dataset"])
+def test_parquet_datasets_give_the_in_memory_model(form, parquet_folder, data, reference):
+    import pyarrow.dataset as ds
+
+    files = sorted(str(p) for p in parquet_folder.rglob("part-*.parquet"))
+    obj = {"folder": str(parquet_folder), "glob": str(parquet_folder / "**" / "*.parquet"), "list": files,
+           "dataset": ds.dataset(files, format="parquet")}[form]
+    src = source(obj, columns=NAMES, chunk_size=700)
+    assert isinstance(src, sources.DatasetSource)
+    assert src.n_samples == len(data)
+    assert src.feature_names == tuple(NAMES)
+    chunks = [c.copy() for c in src.chunks()]
+    assert max(len(c) for c in chunks) == 700  # small row groups joined, long ones cut
+    np.testing.assert_array_equal(np.concatenate(chunks), data)
+    fitted = GaussianMixture(**KWARGS).fit(src)
+    assert_same_model(fitted, reference)
+    assert list(fitted.feature_names_in_) == NAMES
+    np.testing.assert_array_equal(fitted.predict(src), reference.predict(data))
+
+
+def test_parquet_dataset_reads_with_bounded_memory(tmp_path):
+    """Arrow's own memory stays at a few row groups (3.2 MB each), not a share of the
+    dataset's 200 MB (Dataset.to_batches took half of it, whatever its readahead)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    block = np.arange(400_000 * 8, dtype=np.float64).reshape(-1, 8)
+    table = pa.table({f"c{j}": block[:, j] for j in range(8)})
+    for i in range(8):
+        pq.write_table(table, tmp_path / f"{i}.parquet", row_group_size=50_000, compression="none",
+                       use_dictionary=False)
+    src = source(str(tmp_path), chunk_size=65536)
+    peak, rows = 0, 0
+    for chunk in src.chunks():
+        peak, rows = max(peak, pa.total_allocated_bytes()), rows + len(chunk)
+    assert rows == 8 * len(block)
+    assert peak < 48 * 2**20
+
+
+def test_dataset_column_selection(parquet_folder, data):
+    src = source(str(parquet_folder), columns=["f3", "f1"])
+    assert src.feature_names == ("f3", "f1")
+    np.testing.assert_array_equal(np.concatenate([c.copy() for c in src.chunks()]), data[:, [3, 1]])
+    with pytest.raises(TypeError, match=r"column\(s\) \['label'\] are not numeric"):
+        source(str(parquet_folder))
+    with pytest.raises(ValueError, match=r"has no column\(s\) \['zz'\]"):
+        source(str(parquet_folder), columns=["zz"])
+    assert source(str(parquet_folder), columns=[2, "f0"]).feature_names == ("f2", "f0")  # indices too
+    with pytest.raises(ValueError, match="column index 9 is out of range"):
+        source(str(parquet_folder), columns=[9])
+
+
+def test_a_glob_reads_only_its_matches(parquet_folder, data):
+    src = source(str(parquet_folder / "*.parquet"), columns=NAMES)  # not the subfolder's file
+    assert src.n_samples == sum(len(r) for r in np.array_split(np.arange(len(data)), 8)[:7])
+    with pytest.raises(FileNotFoundError, match=r"no files match .*\*\.csv"):
+        source(str(parquet_folder / "*.csv"))
+
+
+def test_feather_and_csv_folders_give_the_in_memory_model(data, reference, tmp_path):
+    from pyarrow import feather
+
+    (tmp_path / "fe").mkdir()
+    (tmp_path / "csv").mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(data)), 5)):
+        feather.write_feather(table_of(data[rows]).drop_columns(["label"]), tmp_path / "fe" / f"{i}.arrow")
+        np.savetxt(tmp_path / "csv" / f"{i}.csv", data[rows], delimiter=",", header=",".join(NAMES), comments="",
+                   fmt="%.17g")
+    for folder, kind in (("fe", sources.DatasetSource), ("csv", CSVSource)):
+        src = source(str(tmp_path / folder), chunk_size=700)
+        assert isinstance(src, kind)
+        assert src.feature_names == tuple(NAMES)
+        assert_same_model(GaussianMixture(**KWARGS).fit(src), reference)
+
+
+def test_csv_files_of_a_folder_must_share_their_columns(data, tmp_path):
+    np.savetxt(tmp_path / "0.csv", data[:10], delimiter=",", header=",".join(NAMES), comments="")
+    np.savetxt(tmp_path / "1.csv", data[10:20], delimiter=",", header="f0,f1,f2,other", comments="")
+    with pytest.raises(ValueError, match=r"1\.csv has columns \['f0', 'f1', 'f2', 'other'\], not those of"):
+        list(source(str(tmp_path)).chunks())
+
+
+def test_a_folder_of_mixed_formats_needs_format(data, tmp_path):
+    np.save(tmp_path / "a.npy", data)
+    np.savetxt(tmp_path / "b.csv", data, delimiter=",")
+    with pytest.raises(ValueError, match=r"cannot tell one data format.*pass format="):
+        source(str(tmp_path))
+
+
+# ---------------------------------------------------------------------- CSV through pyarrow
+def write(path, text):
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    return str(path)
+
+
+def read_all(src):
+    return np.concatenate([c.copy() for c in src.chunks()])
+
+
+def test_csv_quoted_header_with_commas(tmp_path):
+    src = source(write(tmp_path / "x.csv", '"a, first",b\n1,2\n3,4\n'))
+    assert src.feature_names == ("a, first", "b")
+    np.testing.assert_array_equal(read_all(src), [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2"])
+def test_compressed_csv_gives_the_in_memory_model(suffix, data, reference, tmp_path):
+    import bz2
+    import gzip
+
+    text = "\n".join([",".join(NAMES), *(",".join(f"{v:.17g}" for v in row) for row in data)]).encode()
+    path = write(tmp_path / f"x{suffix}", (gzip.compress if suffix.endswith("gz") else bz2.compress)(text))
+    src = source(path, chunk_size=700)
+    assert src.feature_names == tuple(NAMES)
+    assert_same_model(GaussianMixture(**KWARGS).fit(src), reference)
+
+
+@pytest.mark.parametrize(("name", "text", "options"), [
+    ("x.csv", "a;b\n1;2\n3;4\n", {"delimiter": ";"}),
+    ("x.tsv", "a\tb\n1\t2\n3\t4\n", {}),
+    ("x.txt", "  a   b\n1  2\n\t3 \t 4  \n", {}),  # whitespace, found for .txt
+    ("x.dat.csv", "a  b\n 1 2\n3    4", {"delimiter": "whitespace"}),
+    ("x.csv", "a b\n1 2\n3   4\n", {"delimiter": " "}),
+])
+def test_csv_delimiters(tmp_path, name, text, options):
+    src = source(write(tmp_path / name, text), **options)
+    assert src.feature_names == ("a", "b")
+    np.testing.assert_array_equal(read_all(src), [[1, 2], [3, 4]])
+
+
+def test_csv_missing_value_names_file_column_and_line(tmp_path):
+    rows = "\n".join(f"{i},{i + 1}" for i in range(3000))
+    path = write(tmp_path / "x.csv", f"a,b\n\n{rows}\n7,\n8,9\n")
+    with pytest.raises(ValueError, match=r"x\.csv: column 'b' has a missing value at line 3003 \(data row 3000\)"):
+        list(source(path, chunk_size=100).chunks())
+    path = write(tmp_path / "y.csv", "a,b\n1,2\n3,NA\n")
+    with pytest.raises(ValueError, match=r"y\.csv: column 'b' has a missing value \('NA'\) at line 3 \(data row 1\)"):
+        GaussianMixture(1).fit(path)
+
+
+def test_csv_text_column_is_named(tmp_path):
+    path = write(tmp_path / "x.csv", "a,name,b\n1,x,2\n3,y,4\n")
+    with pytest.raises(ValueError, match=r"column 'name' holds text \('x' at line 2 \(data row 0\)\), which does not "
+                                         r"parse as numbers: leave the column out with columns="):
+        GaussianMixture(1).fit(path)
+    np.testing.assert_array_equal(read_all(source(path, columns=["a", "b"])), [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match=r"if ';' separates the columns, pass delimiter=';'"):
+        GaussianMixture(1).fit(write(tmp_path / "y.csv", "a;b\n1;2\n"))
+
+
+@pytest.mark.parametrize(("header", "names", "rows"), [
+    (None, ("a", "b"), [[1, 2], [3, 4]]), (True, ("a", "b"), [[1, 2], [3, 4]]),
+])
+def test_csv_header_with_names(tmp_path, header, names, rows):
+    src = source(write(tmp_path / "x.csv", "a,b\n1,2\n3,4\n"), header=header)
+    assert src.feature_names == names
+    np.testing.assert_array_equal(read_all(src), rows)
+
+
+def test_csv_header_detected_or_chosen(tmp_path):
+    path = write(tmp_path / "x.csv", "1,2\n3,4\n")
+    assert source(path).feature_names is None
+    np.testing.assert_array_equal(read_all(source(path)), [[1, 2], [3, 4]])
+    assert source(path, header=True).feature_names == ("1", "2")
+    np.testing.assert_array_equal(read_all(source(path, header=True)), [[3, 4]])
+    np.testing.assert_array_equal(read_all(source(path, columns=[1])), [[2], [4]])
+    with pytest.raises(ValueError, match="has no header line: choose columns by index"):
+        source(path, columns=["a"])
+    with pytest.raises(ValueError, match=r"text \('a'"):
+        list(source(write(tmp_path / "y.csv", "a,b\n1,2\n"), header=False).chunks())
+
+
+def test_csv_bad_delimiter_is_named(tmp_path):
+    with pytest.raises(ValueError, match="delimiter must be one character or 'whitespace'"):
+        source(write(tmp_path / "x.csv", "1,2\n"), delimiter="::")
+
+
+# ---------------------------------------------------------------------- Arrow, polars, pandas
+def test_arrow_table_and_record_batch_give_the_in_memory_model(data, reference):
+    table = table_of(data).drop_columns(["label"])
+    for obj in (table, table.combine_chunks().to_batches()[0]):
+        src = source(obj, chunk_size=700)
+        assert isinstance(src, sources.ArrowSource)
+        assert src.feature_names == tuple(NAMES)
+        fitted = GaussianMixture(**KWARGS).fit(obj)
+        assert_same_model(fitted, reference)
+        assert list(fitted.feature_names_in_) == NAMES
+    with pytest.raises(TypeError, match=r"Arrow table: column\(s\) \['label'\] are not numeric"):
+        source(table_of(data))
+    assert source(table_of(data), columns=["f1"]).feature_names == ("f1",)
+
+
+def test_arrow_stream_is_one_pass(data):
+    import pyarrow as pa
+
+    table = table_of(data)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=333))
+    src = source(reader, columns=NAMES, chunk_size=700)
+    assert not src.reiterable
+    assert src.feature_names == tuple(NAMES)
+    np.testing.assert_array_equal(read_all(src), data)
+    with pytest.raises(ValueError, match="one-shot stream and was read already"):
+        read_all(src)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=333))
+    stepped = GaussianMixture(**KWARGS).partial_fit(source(reader, columns=NAMES, chunk_size=700))
+    same = GaussianMixture(**KWARGS).partial_fit(iter([data[s : s + 700] for s in range(0, len(data), 700)]))
+    np.testing.assert_allclose(stepped.means_, same.means_, rtol=1e-10)
+    numbers = table.drop_columns(["label"])
+    with pytest.raises(ValueError, match="one-shot"):
+        GaussianMixture(2).fit(pa.RecordBatchReader.from_batches(numbers.schema, numbers.to_batches()))
+
+
+def test_polars_frames_give_the_in_memory_model(data, reference):
+    pl = pytest.importorskip("polars")
+    frame = pl.from_arrow(table_of(data))
+    for obj in (frame.drop("label"), frame.lazy().drop("label"), source(frame.lazy(), columns=NAMES)):
+        fitted = GaussianMixture(**KWARGS).fit(obj)
+        assert_same_model(fitted, reference)
+        assert list(fitted.feature_names_in_) == NAMES
+    with pytest.raises(TypeError, match=r"polars LazyFrame: column\(s\) \['label'\] are not numeric"):
+        source(frame.lazy())
+
+
+def test_pandas_dataframe_source(data, reference):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(data, columns=NAMES).assign(label="a")
+    src = source(frame, columns=NAMES, chunk_size=700)
+    assert isinstance(src, ArraySource)
+    assert src.feature_names == tuple(NAMES)
+    assert_same_model(GaussianMixture(**KWARGS).fit(src), reference)
+    with pytest.raises(TypeError, match=r"pandas DataFrame: column\(s\) \['label'\] are not numeric"):
+        source(frame)
+    assert source(pd.DataFrame(data)).feature_names is None  # names that are not strings
+
+
+def test_feature_names_of_every_source(files, tmp_path, data):
+    assert source(files["npy"]).feature_names is None
+    assert source(files["hdf5"][0], key="points").feature_names is None
+    assert source(files["zarr"]).feature_names is None
+    assert source(data).feature_names is None
+    assert source(files["callable"]).feature_names is None
+    assert source(files["csv"]).feature_names == tuple(NAMES)
+    assert source(files["parquet"][0], **files["parquet"][1]).feature_names == tuple(NAMES)
+
+
+def test_is_source_object_imports_nothing(monkeypatch, data):
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    table = table_of(data)
+    assert all(sources.is_source_object(o) for o in (table, table.to_batches()[0], ds.dataset(table),
+                                                     pa.RecordBatchReader.from_batches(table.schema, [])))
+    pd = pytest.importorskip("pandas")
+    for name in ("pyarrow", "polars", "pandas"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing them now fails
+    assert not any(sources.is_source_object(o) for o in (data, [[1.0]], "x.parquet", pd.DataFrame(data), iter([])))
+
+
+# ---------------------------------------------------------------------- URLs (fsspec)
+@pytest.fixture
+def memory(data, files):
+    """A folder of fsspec's memory file system holding x.npy, x.parquet and pq/ (3 files)."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    fs = fsspec.filesystem("memory")
+    root = f"/fastem-{os.getpid()}-{id(data)}"
+    fs.put(files["npy"], f"{root}/x.npy")
+    fs.put(files["parquet"][0], f"{root}/x.parquet")
+    for i, rows in enumerate(np.array_split(np.arange(len(data)), 3)):
+        with fs.open(f"{root}/pq/{i}.parquet", "wb") as f:
+            pq.write_table(table_of(data[rows]), f, row_group_size=500)
+    yield f"memory://{root}"
+    fs.rm(root, recursive=True)
+
+
+@pytest.mark.parametrize("name", ["x.npy", "x.parquet", "pq", "pq/*.parquet"])
+def test_memory_urls_give_the_in_memory_model(memory, name, data, reference):
+    options = {} if name == "x.npy" else {"columns": NAMES}
+    src = source(f"{memory}/{name}", chunk_size=700, **options)
+    assert src._file_stamp() is None  # no stat for remote files: every pass is checked
+    np.testing.assert_array_equal(read_all(src), data)
+    assert_same_model(GaussianMixture(**KWARGS).fit(src), reference)
+
+
+def test_cached_memory_url_and_nan_in_it(memory, data):
+    """A chained URL (simplecache::) reads as the plain one; a NaN is found on every pass."""
+    import fsspec
+
+    np.testing.assert_array_equal(read_all(source(f"simplecache::{memory}/x.npy", chunk_size=999)), data)
+    bad = data.copy()
+    bad[1234, 1] = np.nan
+    with fsspec.open(f"{memory}/bad.npy", "wb") as f:
+        np.save(f, bad)
+    src = source(f"{memory}/bad.npy", chunk_size=1000)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="row 1234, column 1 holds nan"):
+            read_all(src)
+
+
+def test_file_urls_are_local_files(files, parquet_folder, data, reference):
+    src = source(Path(files["npy"]).absolute().as_uri(), chunk_size=700)
+    assert isinstance(src, NpySource)
+    assert src.fs is None  # local reads (O_DIRECT where asked)
+    assert_same_model(GaussianMixture(**KWARGS).fit(src), reference)
+    np.testing.assert_array_equal(read_all(source(parquet_folder.absolute().as_uri(), columns=NAMES)), data)
+
+
+def test_url_errors_name_the_extra_or_the_protocol(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "gcsfs", None)  # as if gcsfs were not installed
+    with pytest.raises(ImportError, match=r"gs:// URLs need gcsfs, which is not installed: pip install 'fastem\[gcs\]'"):
+        source("gs://bucket/x.npy")
+    with pytest.raises(ValueError, match=r"unknown URL protocol 'nosuch'"):
+        source("nosuch://bucket/x.parquet")
+    with pytest.raises(FileNotFoundError, match=r"no such file: memory://nothing/x\.npy"):
+        source("memory://nothing/x.npy")
+    with pytest.raises(TypeError, match="'storage_options' applies to URLs"):
+        source(str(tmp_path / "x.npy"), storage_options={"anon": True})
+    assert sources.is_url("s3://b/x.npy")
+    assert not any(sources.is_url(p) for p in ("C:\\data\\x.npy", "C://data/x.npy", "relative/x.npy"))
