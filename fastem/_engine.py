@@ -371,6 +371,21 @@ class LloydSums(Task):
         return a[0] + b[0], a[1] + b[1]
 
 
+class LogLikelihood(Task):
+    """(the sum of log p(x) over the rows, in float64; the rows) under the KernelParams
+    payload: score, bic and aic of data of any size, in one pass and O(1) memory."""
+
+    @staticmethod
+    def begin(kp: KernelParams, start: int) -> np.ndarray:
+        return np.zeros(2)
+
+    @staticmethod
+    def chunk(acc, X, weight, start, kp: KernelParams) -> None:
+        density = np.empty(X.shape[0])
+        score_rows(X, kp, "density", density)
+        acc += (density.sum(), X.shape[0])
+
+
 def score_rows(X: np.ndarray, kp: KernelParams, what: str, out: np.ndarray) -> None:
     """Per row of chunk X into out: 'density' log p(x) (n,), 'labels' the most probable
     component (n,), 'proba' p(k | x) (n, K)."""
@@ -539,6 +554,13 @@ def score(backend, params: Params, what: str, dtype=np.float64, out=None):
     with open_output(out, columns_of(what, width), result_dtype, flat=width is None) as writer:
         backend.map_rows(fn, kp, width, result_dtype, out=writer)
         return writer.close()
+
+
+def log_likelihood(backend, params: Params) -> tuple[float, int]:
+    """One pass: (the sum of log p(x) over the backend's rows, the rows)."""
+    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+    total, rows = backend.reduce(LogLikelihood, kp, "scoring")
+    return float(total), int(rows)
 
 
 def score_rows_of(what: str) -> Callable:

@@ -267,10 +267,10 @@ def cmd_predict(args) -> None:
 
 def _criteria(gm, data) -> dict:
     """n_samples, n_parameters, the log-likelihood (per row and in all, summed in float64)
-    and BIC and AIC of gm on data."""
-    log_density = gm.score_samples(data)
-    n, p = log_density.shape[0], gm.n_parameters()
-    total = float(log_density.sum(dtype=np.float64))
+    and BIC and AIC of gm on data (one pass, memory independent of the rows)."""
+    per_row = gm.score(data)
+    n, p = data.count_rows(), gm.n_parameters()
+    total = per_row * n
     return {"n_samples": n, "n_parameters": p, "log_likelihood_per_row": total / n, "log_likelihood_total": total,
             "bic": -2 * total + p * math.log(n), "aic": -2 * total + 2 * p}
 

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._checkpoint import settings_of
 from ._covariance import COVARIANCE_TYPES, covariance
 from ._data import chunk_backend, is_stream, open_data
-from ._engine import COLLAPSE_POLICIES, EMResult, Params, params_from_precisions, score
+from ._engine import COLLAPSE_POLICIES, EMResult, Params, log_likelihood, params_from_precisions, score
 from ._init import INIT_METHODS, initial_params
 from ._online import OnlineState
 from ._outputs import check_output_path
@@ -460,6 +460,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         with threads(self.n_jobs):
             return score(backend, self._fitted_params(), what, dtype, out=out)
 
+    def _log_likelihood(self, X) -> tuple[float, int]:
+        """(the sum of log p(x) over the rows of X, the rows), in one pass and O(1) memory."""
+        check_is_fitted(self)
+        backend = self._open(X, reset=False)
+        with threads(self.n_jobs):
+            return log_likelihood(backend, self._fitted_params())
+
     def score_samples(self, X, out=None):
         """Log-density of each row under the model.
 
@@ -491,7 +498,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        return float(self.score_samples(X).mean(dtype=np.float64))  # computes a Dask result
+        total, rows = self._log_likelihood(X)
+        return total / rows
 
     def predict(self, X, out=None):
         """The most probable component of each row.
@@ -598,8 +606,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        log_density = self.score_samples(X)
-        return -2 * float(log_density.sum(dtype=np.float64)) + self.n_parameters() * math.log(log_density.shape[0])
+        total, rows = self._log_likelihood(X)
+        return -2 * total + self.n_parameters() * math.log(rows)
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better).
@@ -612,7 +620,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        return -2 * float(self.score_samples(X).sum(dtype=np.float64)) + 2 * self.n_parameters()
+        return -2 * self._log_likelihood(X)[0] + 2 * self.n_parameters()
 
 
 _FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")

@@ -303,3 +303,26 @@ def test_saving_into_a_missing_folder_is_an_error(model, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"the folder .*nowhere does not exist"):
         model.save(tmp_path / "nowhere" / "m.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_score_bic_and_aic_take_one_pass_and_no_per_row_array(model, data, tmp_path):
+    import tracemalloc
+
+    rows = np.tile(data, (1000, 1))  # 3,000,000 rows: their log-densities alone would be 24 MB
+    np.save(tmp_path / "x.npy", rows)
+    density = model.score_samples(rows)
+    total = float(density.sum())
+    source = fastem.source(tmp_path / "x.npy", chunk_size=20_000)
+    tracemalloc.start()
+    try:
+        score, bic, aic = model.score(source), model.bic(source), model.aic(source)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < density.nbytes / 4, peak
+    assert score == pytest.approx(total / rows.shape[0], rel=1e-12)
+    p = model.n_parameters()
+    assert bic == pytest.approx(-2 * total + p * np.log(rows.shape[0]), rel=1e-12)
+    assert aic == pytest.approx(-2 * total + 2 * p, rel=1e-12)
+    da = pytest.importorskip("dask.array")
+    assert model.score(da.from_array(rows, chunks=(100_000, 3))) == pytest.approx(score, rel=1e-12)
