@@ -4,9 +4,10 @@ from . import _threads  # noqa: F401  (first: chooses Numba's threading layer be
 from ._engine import CollapseWarning
 from ._load import load
 from ._persist import ModelFileError
+from .bayesian import BayesianGaussianMixture
 from .mixture import GaussianMixture, InvalidParameterError
 from .sources import Source, source
 
 __version__ = "0.1.0"
 
-__all__ = ["CollapseWarning", "GaussianMixture", "InvalidParameterError", "ModelFileError", "Source", "__version__", "load", "source"]
+__all__ = ["BayesianGaussianMixture", "CollapseWarning", "GaussianMixture", "InvalidParameterError", "ModelFileError", "Source", "__version__", "load", "source"]

@@ -541,8 +541,14 @@ def score(backend, params: Params, what: str, dtype=np.float64, out=None):
     densities and probabilities in dtype (float32 or float64; labels are int64). Returned,
     or written to the file out (a path checked by fastem._outputs.check_output_path), whose
     path is then returned."""
-    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
-    width = params.weights.size if what == "proba" else None
+    return score_under(backend, KernelParams.from_params(params, compute_dtype(params, backend.dtype)), what, dtype,
+                       out)
+
+
+def score_under(backend, kp: KernelParams, what: str, dtype=np.float64, out=None):
+    """score's pass under kernel parameters kp (any per-component constants: EM's, or a
+    variational E-step's)."""
+    width = kp.loc.shape[0] if what == "proba" else None
     fn = score_rows_of(what)
     result_dtype = np.dtype(SCORES[what] if what == "labels" else dtype)
     if result_dtype != SCORES[what]:
@@ -558,7 +564,11 @@ def score(backend, params: Params, what: str, dtype=np.float64, out=None):
 
 def log_likelihood(backend, params: Params) -> tuple[float, int]:
     """One pass: (the sum of log p(x) over the backend's rows, the rows)."""
-    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+    return log_likelihood_under(backend, KernelParams.from_params(params, compute_dtype(params, backend.dtype)))
+
+
+def log_likelihood_under(backend, kp: KernelParams) -> tuple[float, int]:
+    """log_likelihood's pass under kernel parameters kp."""
     total, rows = backend.reduce(LogLikelihood, kp, "scoring")
     return float(total), int(rows)
 

@@ -66,6 +66,7 @@ from ._engine import array_chunks, check_finite
 from ._persist import npy_header
 
 CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
+ARROW_BATCH_ROWS = 16_384  # rows per batch pyarrow decodes (joined into chunks)
 
 
 def auto_chunk_rows(n_features: int, itemsize: int) -> int:
@@ -828,7 +829,7 @@ class DatasetSource(_Columns):
         try:
             for fragment in self.dataset.get_fragments():
                 yield from fragment.to_batches(schema=self.dataset.schema, columns=self.columns,
-                                               batch_size=self.chunk_size, batch_readahead=1,
+                                               batch_size=min(self.chunk_size, ARROW_BATCH_ROWS), batch_readahead=1,
                                                fragment_scan_options=options)
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(f"{self.name}: {exc}") from None

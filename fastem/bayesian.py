@@ -1,0 +1,720 @@
+"""fastem.BayesianGaussianMixture: variational EM (scikit-learn's) on the fused kernels.
+
+The variational E-step is the EM E-step with other per-component constants. Under the
+Normal-Wishart posterior (mean m_k, mean precision beta_k, degrees of freedom nu_k, scale
+W_k) scikit-learn keeps ``covariances_ = (nu_k W_k)^-1``, so ``precisions_cholesky_`` P_k
+already factors E[Lambda_k] = nu_k W_k (the "sqrt(nu_k) scaling" of W_k's factor is in
+it), and
+
+    E[log pi_k] + E[log N(x | mu_k, Lambda_k^-1)]
+        = log_norm_k - 0.5 || P_k^T (x - m_k) ||^2,
+    log_norm_k = E[log pi_k] + log det P_k - D/2 log(2 pi) - D/2 log nu_k
+                 + 0.5 (D log 2 + sum_i digamma((nu_k - i) / 2)) - D / (2 beta_k),
+
+(scikit-learn's ``_estimate_log_prob`` plus ``_estimate_log_weights``; tied: one nu and
+one P for all k, diag and spherical: log det P from the diagonal factors). So one
+``EMStats`` pass under ``KernelParams`` with these constants gives the statistics Stats
+(s0, s1, s2 around a shift) and sum_n log sum_k exp(.); the M-step
+(``_estimate_weights``, ``_estimate_means``, ``_estimate_precisions``) takes nk, xk, Sk
+from them as ``_estimate_gaussian_parameters`` gives them.
+
+The lower bound (``_compute_lower_bound``) needs sum_nk r_nk log r_nk, without an (N, K)
+array. With lp_nk = log_norm_k - 0.5 q_nk the kernels' weighted log-densities and L_n =
+log sum_k exp(lp_nk), log r_nk = lp_nk - L_n and sum_k r_nk = 1, so
+
+    sum_nk r_nk log r_nk = sum_k log_norm_k s0_k - 0.5 sum_nk r_nk q_nk - sum_n L_n,
+    sum_n r_nk q_nk = tr(P_k P_k^T M_k),  M_k = sum_n r_nk (x_n - m_k)(x_n - m_k)^T
+                    = s2_k + s1_k d_k^T + d_k s1_k^T + s0_k d_k d_k^T,  d_k = shift_k - m_k
+
+(tied: only the sum over k of M_k, which its summed s2 gives; diag and spherical: the
+diagonal of M_k). Every sum over rows is weighted by the sample weights.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._covariance import covariance, symmetric
+from ._data import open_data
+from ._engine import (
+    LOG_2PI,
+    EMResult,
+    EMStats,
+    KernelParams,
+    Params,
+    RespSpec,
+    RespStats,
+    Stats,
+    compute_dtype,
+    log_likelihood_under,
+    precision_cholesky,
+    score_under,
+)
+from ._init import CENTER_ROWS, initial_params
+from ._outputs import check_output_path
+from ._runs import _Printer
+from ._threads import threads
+from .mixture import _PARAMETERS, InvalidParameterError, _is_real
+
+PRIOR_TYPES = ("dirichlet_distribution", "dirichlet_process")
+
+
+def _positive_or_none(v) -> bool:
+    return v is None or (_is_real(v) and v > 0)
+
+
+def _array_like(v) -> bool:
+    return isinstance(v, list | tuple | np.ndarray) or hasattr(v, "__array__")
+
+
+_SHARED = ("n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
+           "warm_start", "verbose", "verbose_interval", "n_jobs", "chunk_size", "progress")
+# parameter -> (test, what it must be), in scikit-learn's words for the priors
+_BAYESIAN_PARAMETERS = {
+    **{name: _PARAMETERS[name] for name in _SHARED},
+    "weight_concentration_prior_type": (lambda v: isinstance(v, str) and v in PRIOR_TYPES,
+                                        "a str among {'dirichlet_distribution', 'dirichlet_process'}"),
+    "weight_concentration_prior": (_positive_or_none, "None or a float in the range (0.0, inf)"),
+    "mean_precision_prior": (_positive_or_none, "None or a float in the range (0.0, inf)"),
+    "mean_prior": (lambda v: v is None or _array_like(v), "None or an array-like"),
+    "degrees_of_freedom_prior": (_positive_or_none, "None or a float in the range (0.0, inf)"),
+    "covariance_prior": (lambda v: v is None or _array_like(v) or (_is_real(v) and v > 0),
+                         "None, an array-like or a float in the range (0.0, inf)"),
+}
+
+
+# ----------------------------------------------------------------------------- the model
+@dataclass
+class Priors:
+    """The priors as fitted (scikit-learn's ``*_prior_`` attributes), float64."""
+
+    prior_type: str
+    weight_concentration: float
+    mean_precision: float
+    mean: np.ndarray  # (D,)
+    degrees_of_freedom: float
+    covariance: np.ndarray | float  # (D, D) full and tied, (D,) diag, float spherical
+
+
+@dataclass
+class Posterior:
+    """The variational posterior in scikit-learn's attributes, float64:
+    weight_concentration ((K,), (K,)) Beta parameters (dirichlet_process) or (K,);
+    mean_precision (K,); means (K, D); degrees_of_freedom (K,) (tied: a float);
+    covariances and precisions_cholesky in the covariance type's shapes."""
+
+    covariance_type: str
+    weight_concentration: tuple | np.ndarray
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: np.ndarray | float
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+def expected_log_weights(weight_concentration, prior_type: str) -> np.ndarray:
+    """E[log pi_k] (K,) (scikit-learn's ``_estimate_log_weights``)."""
+    if prior_type == "dirichlet_process":
+        a, b = weight_concentration
+        digamma_sum = digamma(a + b)
+        return digamma(a) - digamma_sum + np.hstack((0, np.cumsum(digamma(b) - digamma_sum)[:-1]))
+    return digamma(weight_concentration) - digamma(np.sum(weight_concentration))
+
+
+def posterior_weights(weight_concentration, prior_type: str) -> np.ndarray:
+    """The expected weights (K,) (scikit-learn's ``weights_``)."""
+    if prior_type == "dirichlet_process":
+        a, b = weight_concentration
+        total = a + b
+        weights = a / total * np.hstack((1, np.cumprod((b / total)[:-1])))
+        return weights / np.sum(weights)
+    return weight_concentration / np.sum(weight_concentration)
+
+
+def log_det_cholesky(P: np.ndarray, covariance_type: str, n_features: int) -> np.ndarray | float:
+    """log det of the precision factors: (K,), or a float for tied (scikit-learn's
+    ``_compute_log_det_cholesky``)."""
+    if covariance_type == "full":
+        return np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return float(np.log(np.diag(P)).sum())
+    if covariance_type == "diag":
+        return np.log(P).sum(axis=1)
+    return n_features * np.log(P)
+
+
+def log_norms(post: Posterior, prior_type: str) -> np.ndarray:
+    """The kernels' per-component constants log_norm_k (K,) float64 (module docstring)."""
+    n_components, n_features = post.means.shape
+    nu = np.asarray(post.degrees_of_freedom, dtype=np.float64)
+    log_lambda = n_features * np.log(2.0) + np.sum(digamma(0.5 * (nu - np.arange(n_features)[:, None])), 0)
+    log_det = np.broadcast_to(log_det_cholesky(post.precisions_cholesky, post.covariance_type, n_features),
+                              (n_components,))
+    return (expected_log_weights(post.weight_concentration, prior_type) + log_det - 0.5 * n_features * LOG_2PI
+            - 0.5 * n_features * np.log(nu) + 0.5 * (log_lambda - n_features / post.mean_precision))
+
+
+def kernel_params(post: Posterior, prior_type: str, data_dtype) -> tuple[KernelParams, np.ndarray]:
+    """(the KernelParams of the variational E-step in the precision a pass computes in,
+    its log_norm (K,) in float64)."""
+    cov = covariance(post.covariance_type)
+    params = Params(cov.name, np.ones(post.means.shape[0]), post.means, post.covariances, post.precisions_cholesky)
+    dtype = compute_dtype(params, data_dtype)
+    means = np.asarray(post.means, dtype=np.float64)
+    rounded = means.astype(dtype).astype(np.float64)
+    loc, center, shift, prec, _ = cov.layout(means, rounded, post.precisions_cholesky, dtype)
+    log_norm = log_norms(post, prior_type)
+    kp = KernelParams(cov.name, cov.family, np.ascontiguousarray(loc, dtype=dtype),
+                      np.ascontiguousarray(center, dtype=dtype), np.ascontiguousarray(prec, dtype=dtype),
+                      np.ascontiguousarray(log_norm, dtype=dtype), np.array(shift, dtype=np.float64))
+    return kp, log_norm
+
+
+def weighted_quadratic(stats: Stats, post: Posterior) -> float:
+    """sum_nk r_nk || P_k^T (x_n - m_k) ||^2 from the statistics (module docstring)."""
+    cov = covariance(post.covariance_type)
+    d = stats.shift - post.means  # (K, D)
+    P = post.precisions_cholesky
+    if cov.name == "tied":
+        scatter = symmetric(stats.s2[0]) + (stats.s1.T @ d + d.T @ stats.s1
+                                            + np.einsum("k,ki,kj->ij", stats.s0, d, d))
+        return float(np.sum((P @ P.T) * scatter))
+    scatter = cov.rebase_s2(stats.s0, stats.s1, stats.s2, d)
+    if cov.name == "full":
+        return float(np.sum(cov.precisions(P) * scatter))
+    precisions = P**2 if cov.name == "diag" else np.repeat((P**2)[:, None], post.means.shape[1], axis=1)
+    return float(np.sum(precisions * scatter[:, 0, :]))
+
+
+def variational_m_step(nk: np.ndarray, xk: np.ndarray, sk: np.ndarray, priors: Priors,
+                       covariance_type: str) -> Posterior:
+    """The posterior from soft counts nk (K,), means xk (K, D) and covariances sk (the
+    type's shape, with reg_covar), as ``_estimate_weights``, ``_estimate_means`` and
+    ``_estimate_precisions``."""
+    n_components = xk.shape[0]
+    if priors.prior_type == "dirichlet_process":
+        weight_concentration = (1.0 + nk, priors.weight_concentration + np.hstack((np.cumsum(nk[::-1])[-2::-1], 0)))
+    else:
+        weight_concentration = priors.weight_concentration + nk
+    beta0, m0, nu0, cov0 = priors.mean_precision, priors.mean, priors.degrees_of_freedom, priors.covariance
+    mean_precision = beta0 + nk
+    means = (beta0 * m0 + nk[:, None] * xk) / mean_precision[:, None]
+    diff = xk - m0
+    if covariance_type == "full":
+        nu = nu0 + nk
+        covariances = (cov0 + nk[:, None, None] * sk
+                       + (nk * beta0 / mean_precision)[:, None, None] * diff[:, :, None] * diff[:, None, :])
+        covariances /= nu[:, None, None]
+    elif covariance_type == "tied":
+        nu = nu0 + nk.sum() / n_components
+        covariances = cov0 + sk * nk.sum() / n_components + beta0 / n_components * np.dot(
+            (nk / mean_precision) * diff.T, diff)
+        covariances /= nu
+    elif covariance_type == "diag":
+        nu = nu0 + nk
+        covariances = cov0 + nk[:, None] * (sk + (beta0 / mean_precision)[:, None] * np.square(diff))
+        covariances /= nu[:, None]
+    else:
+        nu = nu0 + nk
+        covariances = cov0 + nk * (sk + beta0 / mean_precision * np.mean(np.square(diff), 1))
+        covariances /= nu
+    return Posterior(covariance_type, weight_concentration, mean_precision, means, nu, covariances,
+                     precision_cholesky(covariances, covariance_type))
+
+
+def m_step_from_stats(stats: Stats, priors: Priors, covariance_type: str, reg_covar: float,
+                      eps: float) -> Posterior:
+    """The posterior from a pass's Stats: nk = s0 + eps, xk = shift + s1 / nk and Sk the
+    covariances around xk (plus reg_covar), as ``_estimate_gaussian_parameters``."""
+    nk = stats.s0 + eps
+    delta = stats.s1 / nk[:, None]
+    sk = covariance(covariance_type).m_step(nk, delta, stats.s2, reg_covar)
+    return variational_m_step(nk, stats.shift + delta, sk, priors, covariance_type)
+
+
+def lower_bound(post: Posterior, priors: Priors, sum_r_log_r: float) -> float:
+    """scikit-learn's ``_compute_lower_bound`` from sum_nk r log r and the new posterior."""
+    n_components, n_features = post.means.shape
+    nu = post.degrees_of_freedom
+    log_det = log_det_cholesky(post.precisions_cholesky, post.covariance_type, n_features) \
+        - 0.5 * n_features * np.log(nu)
+    log_wishart = -(nu * log_det + nu * n_features * 0.5 * math.log(2.0)
+                    + np.sum(gammaln(0.5 * (nu - np.arange(n_features)[:, None])), 0))
+    log_wishart = n_components * float(np.squeeze(log_wishart)) if post.covariance_type == "tied" \
+        else float(np.sum(log_wishart))
+    if priors.prior_type == "dirichlet_process":
+        log_norm_weight = -float(np.sum(betaln(*post.weight_concentration)))
+    else:
+        wc = post.weight_concentration
+        log_norm_weight = float(gammaln(np.sum(wc)) - np.sum(gammaln(wc)))
+    return float(-sum_r_log_r - log_wishart - log_norm_weight - 0.5 * n_features * np.sum(np.log(post.mean_precision)))
+
+
+def variational_pass(backend, post: Posterior, priors: Priors, reg_covar: float, eps: float
+                     ) -> tuple[Posterior, float]:
+    """One iteration: the E-step pass under post, the M-step, and the lower bound (in
+    scikit-learn's order: the responsibilities of post, the normalisers of the new one)."""
+    kp, log_norm = kernel_params(post, priors.prior_type, backend.dtype)
+    stats = backend.reduce(EMStats, kp)
+    sum_r_log_r = float(log_norm @ stats.s0) - 0.5 * weighted_quadratic(stats, post) - stats.loglik
+    new = m_step_from_stats(stats, priors, post.covariance_type, reg_covar, eps)
+    return new, lower_bound(new, priors, sum_r_log_r)
+
+
+def data_moments(backend, covariance_type: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """One pass: (the weighted mean (D,), the second central moments summed over rows
+    (D, D) for full and tied, (D,) diag and spherical, the total weight), taken around
+    the mean of the first rows."""
+    center = backend.head(CENTER_ROWS).mean(axis=0)
+    layout = "full" if covariance_type in ("full", "tied") else "diag"
+    spec = RespSpec(layout, 1, center, backend.dtype, "labels", center[None])
+    stats = backend.reduce(RespStats, spec, "data moments")[0]
+    delta = stats.s1[0] / stats.s0[0]
+    if layout == "full":
+        scatter = symmetric(stats.s2[0]) - stats.s0[0] * np.outer(delta, delta)
+    else:
+        scatter = stats.s2[0, 0] - stats.s0[0] * delta**2
+    return stats.shift[0] + delta, scatter, stats.weight
+
+
+# ----------------------------------------------------------------------------- the estimator
+class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+    """Variational Bayesian Gaussian mixture on fused, parallel Numba kernels.
+
+    The same parameters, attributes and results as
+    ``sklearn.mixture.BayesianGaussianMixture`` (from the same initialisation), plus
+    ``sample_weight`` in ``fit``, ``n_jobs``, ``chunk_size`` and ``progress``, and any data
+    ``fastem.GaussianMixture`` takes (arrays, sources bigger than memory, Dask arrays).
+    Each iteration is one pass over the data in chunks with no (n_samples, n_components)
+    temporary.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Components K (an upper bound: the fit may leave some with ~0 weight).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        The fit stops when the lower bound changes by less than tol.
+    reg_covar : float, default=1e-6
+    max_iter : int, default=100
+    n_init : int, default=1
+        Initialisations; the one with the highest lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        The initial responsibilities, as for ``fastem.GaussianMixture``; 'random' and
+        'random_from_data' draw scikit-learn's numbers from the same random_state.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
+    weight_concentration_prior : float > 0 or None, default=None
+        None: 1 / n_components.
+    mean_precision_prior : float > 0 or None, default=None
+        None: 1.
+    mean_prior : array-like of shape (D,) or None, default=None
+        None: the (sample-weighted) mean of X.
+    degrees_of_freedom_prior : float > D - 1 or None, default=None
+        None: D.
+    covariance_prior : float or array-like, default=None
+        (D, D) full and tied, (D,) diag, a float spherical. None: the covariance of X
+        (ddof=1; its diagonal for diag, their mean for spherical).
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    n_jobs : int or None, default=None
+        Kernel threads; the model is bitwise the same for any value.
+    chunk_size : int or None, default=None
+        Rows per kernel call (None: about 16 MiB of X).
+    progress : bool, default=False
+        A progress bar for every pass.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+    means_ : ndarray of shape (K, D)
+    covariances_, precisions_, precisions_cholesky_ : ndarray
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
+    weight_concentration_ : tuple of two (K,) arrays (dirichlet_process) or ndarray (K,)
+    mean_precision_ : ndarray of shape (K,)
+    degrees_of_freedom_ : ndarray of shape (K,) (tied: a float)
+    weight_concentration_prior_, mean_precision_prior_, mean_prior_, degrees_of_freedom_prior_, covariance_prior_
+        The priors used.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+    lower_bounds_ : list of float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, when X has column names
+
+    Sample weights are rescaled to mean 1, so the data weigh as n_samples rows against
+    the priors whatever the weights' scale.
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_jobs=None,
+        chunk_size=None,
+        progress=False,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.progress = progress
+
+    # ----------------------------------------------------------------- validation
+    def _check_params(self) -> None:
+        for name, (valid, what) in _BAYESIAN_PARAMETERS.items():
+            value = getattr(self, name)
+            if not valid(value):
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {type(self).__name__} must be {what}. Got {value!r} instead.")
+
+    def _priors(self, backend) -> tuple[Priors, float]:
+        """The priors (scikit-learn's defaults from one pass over the data, and its
+        checks and messages), and the data's total weight."""
+        n_features, cov = backend.n_features, covariance(self.covariance_type)
+        mean, scatter, weight = data_moments(backend, cov.name)
+        if self.mean_prior is None:
+            mean_prior = mean
+        else:
+            mean_prior = check_array(self.mean_prior, dtype=[np.float64, np.float32], ensure_2d=False)
+            _check_shape(mean_prior, (n_features,), "means")
+        if self.degrees_of_freedom_prior is None:
+            dof = float(n_features)
+        elif self.degrees_of_freedom_prior > n_features - 1.0:
+            dof = float(self.degrees_of_freedom_prior)
+        else:
+            raise ValueError(f"The parameter 'degrees_of_freedom_prior' should be greater than {n_features - 1:d}, "
+                             f"but got {self.degrees_of_freedom_prior:.3f}.")
+        if self.covariance_prior is None:
+            sample_cov = scatter / (weight - 1.0)
+            covariance_prior = {"full": np.atleast_2d(sample_cov), "tied": np.atleast_2d(sample_cov),
+                                "diag": sample_cov, "spherical": float(np.mean(sample_cov))}[cov.name]
+        elif cov.name == "spherical":
+            if not (_is_real(self.covariance_prior) and self.covariance_prior > 0):
+                raise ValueError("The parameter 'spherical covariance_prior' should be a float > 0, "
+                                 f"but got {self.covariance_prior!r}")
+            covariance_prior = float(self.covariance_prior)
+        else:
+            covariance_prior = check_array(self.covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False)
+            shape = (n_features, n_features) if cov.name in ("full", "tied") else (n_features,)
+            _check_shape(covariance_prior, shape, f"{cov.name} covariance_prior")
+            covariance_prior = np.asarray(covariance_prior, dtype=np.float64)
+            if cov.name == "full":
+                cov.check_precisions(covariance_prior[None])
+            else:
+                cov.check_precisions(covariance_prior)
+        concentration = 1.0 / self.n_components if self.weight_concentration_prior is None \
+            else float(self.weight_concentration_prior)
+        mean_precision = 1.0 if self.mean_precision_prior is None else float(self.mean_precision_prior)
+        priors = Priors(self.weight_concentration_prior_type, concentration, mean_precision,
+                        np.asarray(mean_prior, dtype=np.float64), dof, covariance_prior)
+        return priors, weight
+
+    def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
+        return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
+                         progress=self.progress, min_samples=min_samples)
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the variational posterior (n_init runs, the best lower bound kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+            As for ``fastem.GaussianMixture.fit``: each iteration is one pass.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights, rescaled to mean 1.
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+
+        If fit fails or is interrupted, the estimator is left as it was.
+        """
+        before = dict(self.__dict__)
+        try:
+            return self._fit(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X, sample_weight):
+        self._check_params()
+        warm = self.warm_start and hasattr(self, "converged_")
+        backend = self._open(X, reset=not warm, sample_weight=sample_weight, min_samples=2)
+        if warm and backend.n_features != self.means_.shape[1]:
+            raise ValueError(f"X has {backend.n_features} features, but {type(self).__name__} is expecting "
+                             f"{self.means_.shape[1]} features as input.")
+        if not backend.reiterable:
+            raise ValueError(f"fit makes several passes over the data, but {backend.name} is a one-shot iterator: "
+                             "pass a callable that returns a new iterator for each pass")
+        n_samples = backend.count()
+        if n_samples < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                             f"n_samples = {n_samples}")
+        say = _Printer(self.verbose)
+        rng = check_random_state(self.random_state)
+        eps = 10 * np.finfo(backend.dtype).eps
+        with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
+            priors, total_weight = self._priors(backend)
+            previous = self._fitted_posterior() if warm else None
+            best = None
+            for init in range(1 if warm else self.n_init):
+                say(1, f"Initialization {init}")
+                if warm:
+                    post, bound = previous, self.lower_bound_
+                else:
+                    post, bound = self._initial_posterior(backend, priors, total_weight, rng), -np.inf
+                run = self._run(backend, post, priors, bound, eps, say)
+                if best is None or self.max_iter == 0 or run.lower_bound > best.lower_bound \
+                        or best.lower_bound == -np.inf:
+                    best = run
+        if not best.converged and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different init parameters, "
+                          "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning,
+                          stacklevel=3)
+        self._set_priors(priors)
+        self._set_posterior(best.params, backend.dtype)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound if self.max_iter > 0 else -np.inf
+        self.lower_bounds_ = best.lower_bounds
+        return self
+
+    def _initial_posterior(self, backend, priors: Priors, total_weight: float, rng) -> Posterior:
+        """scikit-learn's ``_initialize``: the variational M-step on the initial
+        responsibilities of init_params. fastem._init gives their M-step's Params (weights
+        nk / total weight, means xk, covariances Sk with reg_covar), which hold nk, xk, Sk."""
+        params = initial_params(self.init_params, backend, n_components=self.n_components,
+                                covariance_type=self.covariance_type, reg_covar=self.reg_covar, rng=rng)
+        return variational_m_step(params.weights * total_weight, params.means, params.covariances, priors,
+                                  self.covariance_type)
+
+    def _run(self, backend, post: Posterior, priors: Priors, bound: float, eps: float, say) -> EMResult:
+        """Variational EM from post until the lower bound changes by less than tol."""
+        bounds, converged, n_iter = [], False, 0
+        on_iteration = say.iterations(self.verbose_interval)
+        for n_iter in range(1, self.max_iter + 1):
+            previous = bound
+            post, bound = variational_pass(backend, post, priors, self.reg_covar, eps)
+            bounds.append(bound)
+            change = bound - previous
+            converged = abs(change) < self.tol
+            on_iteration(EMResult(post, bound, bounds, n_iter, converged), change, converged)
+            if converged:
+                break
+        if self.max_iter > 0:
+            word = "converged" if converged else "did not converge"
+            say(1, f"Initialization {word}.", f"\t lower bound {bound:.5f}.")
+        return EMResult(post, bound if self.max_iter > 0 else -np.inf, bounds, n_iter, converged)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then the most probable component of each row (``fit(X).predict(X)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    # ----------------------------------------------------------------- the fitted model
+    def _set_priors(self, priors: Priors) -> None:
+        self.weight_concentration_prior_ = priors.weight_concentration
+        self.mean_precision_prior_ = priors.mean_precision
+        self.mean_prior_ = priors.mean
+        self.degrees_of_freedom_prior_ = priors.degrees_of_freedom
+        self.covariance_prior_ = priors.covariance
+
+    def _set_posterior(self, post: Posterior, dtype) -> None:
+        """The fitted attributes from the float64 posterior, in float32 for float32 data
+        (as fastem.GaussianMixture); the float64 posterior is kept for predictions."""
+        dtype = np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+        self._posterior = post
+
+        def typed(a):
+            return np.asarray(a, dtype=dtype) if np.ndim(a) else dtype.type(a)
+
+        wc = post.weight_concentration
+        self.weight_concentration_ = tuple(typed(a) for a in wc) if isinstance(wc, tuple) else typed(wc)
+        self.mean_precision_ = typed(post.mean_precision)
+        self.means_ = typed(post.means)
+        self.degrees_of_freedom_ = typed(post.degrees_of_freedom)
+        self.covariances_ = typed(post.covariances)
+        self.precisions_cholesky_ = typed(post.precisions_cholesky)
+        self.weights_ = typed(posterior_weights(wc, self.weight_concentration_prior_type))
+        self.precisions_ = typed(covariance(self.covariance_type).precisions(post.precisions_cholesky))
+
+    def _fitted_posterior(self) -> Posterior:
+        """The float64 posterior: the one fit set while the attributes are unchanged, else
+        the attributes'."""
+        own = getattr(self, "_posterior", None)
+        names = ("mean_precision_", "means_", "covariances_", "precisions_cholesky_")
+        if own is not None and all(np.array_equal(np.asarray(getattr(self, n)),
+                                                  np.asarray(v, dtype=np.asarray(getattr(self, n)).dtype))
+                                   for n, v in zip(names, (own.mean_precision, own.means, own.covariances,
+                                                           own.precisions_cholesky), strict=True)):
+            return own
+
+        def f64(a):
+            return np.asarray(a, dtype=np.float64)
+
+        wc = self.weight_concentration_
+        wc = tuple(f64(a) for a in wc) if isinstance(wc, tuple) else f64(wc)
+        dof = self.degrees_of_freedom_
+        return Posterior(self.covariance_type, wc, f64(self.mean_precision_), f64(self.means_),
+                         float(dof) if np.ndim(dof) == 0 else f64(dof), f64(self.covariances_),
+                         f64(self.precisions_cholesky_))
+
+    def _score(self, X, what: str, out=None):
+        """One pass of per-row results ('density', 'labels' or 'proba') under the
+        variational constants; returned, or written to the file out."""
+        check_is_fitted(self)
+        out = None if out is None else check_output_path(out)
+        backend = self._open(X, reset=False)
+        dtype = np.result_type(self.means_.dtype, backend.dtype)
+        with threads(self.n_jobs):
+            kp, _ = kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype)
+            return score_under(backend, kp, what, dtype, out=out)
+
+    def score_samples(self, X, out=None):
+        """log sum_k exp(E[log pi_k] + E[log N(x | mu_k, Lambda_k^-1)]) of each row, as
+        scikit-learn's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this .npy, .parquet or .csv file instead.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        return self._score(X, "density", out)
+
+    def score(self, X, y=None):
+        """The mean of score_samples over the rows of X (one pass, O(1) memory).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        y : ignored
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        backend = self._open(X, reset=False)
+        with threads(self.n_jobs):
+            kp, _ = kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype)
+            total, rows = log_likelihood_under(backend, kp)
+        return total / rows
+
+    def predict(self, X, out=None):
+        """The most probable component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._score(X, "labels", out)
+
+    def predict_proba(self, X, out=None):
+        """The responsibilities of the components for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
+        return self._score(X, "proba", out)
+
+    def sample(self, n_samples=1):
+        """Draw rows from the mixture of weights_, means_ and covariances_ (scikit-learn's
+        draws).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one "
+                             "sample.")
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
+        parts = covariance(self.covariance_type).sample(rng, self.means_, self.covariances_, counts)
+        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
+        return np.vstack(parts), y
+
+
+def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
+    if param.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
+
+
+__all__ = ["BayesianGaussianMixture", "Posterior", "Priors"]

@@ -1,0 +1,307 @@
+"""BayesianGaussianMixture against scikit-learn's, and the engine's invariants."""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
+from sklearn.utils.estimator_checks import check_estimator
+
+from fastem import InvalidParameterError
+from fastem.bayesian import BayesianGaussianMixture
+
+PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_", "mean_precision_",
+              "degrees_of_freedom_", "mean_prior_", "covariance_prior_")
+
+
+def concentrations(model) -> list[np.ndarray]:
+    wc = model.weight_concentration_
+    return [np.asarray(a) for a in wc] if isinstance(wc, tuple) else [np.asarray(wc)]
+
+
+def fit_both(X, X_sklearn=None, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SkBayesianGaussianMixture(**kwargs).fit(X if X_sklearn is None else X_sklearn)
+        fe = BayesianGaussianMixture(**kwargs).fit(X)
+    return fe, sk
+
+
+def assert_same_model(fe, sk, rtol):
+    for name in ATTRIBUTES:
+        a, b = np.asarray(getattr(fe, name), dtype=np.float64), np.asarray(getattr(sk, name), dtype=np.float64)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.max(np.abs(b)), err_msg=name)
+    for a, b in zip(concentrations(fe), concentrations(sk), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.max(np.abs(b)), err_msg="weight_concentration_")
+    # scikit-learn's tied lower bound is an array of shape (1,)
+    assert fe.lower_bound_ == pytest.approx(float(np.squeeze(sk.lower_bound_)), rel=rtol)
+    np.testing.assert_allclose(fe.lower_bounds_, np.ravel(sk.lower_bounds_), rtol=rtol)
+    assert fe.n_iter_ == sk.n_iter_
+    assert fe.converged_ == sk.converged_
+
+
+@pytest.fixture(scope="module")
+def X():
+    return blobs(2000, 3, 4, np.random.default_rng(7), spread=3.0)
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("max_iter", [1, 10, 100])
+def test_same_model_as_sklearn_float64(X, covariance_type, prior_type, max_iter):
+    fe, sk = fit_both(X, n_components=4, covariance_type=covariance_type, weight_concentration_prior_type=prior_type,
+                      init_params="random", random_state=0, max_iter=max_iter, tol=1e-10 if max_iter < 100 else 1e-3)
+    assert_same_model(fe, sk, rtol=1e-7)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_same_model_from_random_rows_and_given_priors(X, covariance_type):
+    """'random_from_data' (not tied: fastem's tied start from seed rows differs, see
+    fastem._init), user priors, and n_init: the best run is scikit-learn's."""
+    priors = {"full": np.diag([2.0, 1.0, 0.5]), "diag": np.array([2.0, 1.0, 0.5]), "spherical": 1.5}
+    fe, sk = fit_both(X, n_components=5, covariance_type=covariance_type, init_params="random_from_data",
+                      random_state=3, n_init=3, weight_concentration_prior=0.3, mean_precision_prior=0.5,
+                      mean_prior=[1.0, -1.0, 0.0], degrees_of_freedom_prior=4.5,
+                      covariance_prior=priors[covariance_type], max_iter=50)
+    assert_same_model(fe, sk, rtol=1e-7)
+
+
+@pytest.mark.parametrize("max_iter", [10, 100])
+def test_same_model_as_sklearn_float32(covariance_type, max_iter):
+    """float32 data compute their E-step passes in float32 (8 lanes per vector) with the
+    statistics added in float64, against scikit-learn on the same values in float64. The
+    log-densities (about 10 in size) carry float32 rounding of ~1e-6, which moves the
+    responsibilities, and so every posterior parameter, by ~1e-6 relative per iteration:
+    as GaussianMixture's float32 test, tolerance 1e-4. (tol=0 below 100 iterations: a
+    float32 lower bound cannot settle to 1e-10, so both run max_iter.)"""
+    X = blobs(2000, 3, 4, np.random.default_rng(8), spread=3.0, dtype=np.float32)
+    fe, sk = fit_both(X, X.astype(np.float64), n_components=4, covariance_type=covariance_type,
+                      init_params="random", random_state=0, max_iter=max_iter, tol=0.0 if max_iter < 100 else 1e-3)
+    assert fe.means_.dtype == np.float32
+    assert_same_model(fe, sk, rtol=1e-4)
+
+
+def test_predictions_and_samples_match_sklearn(X, covariance_type):
+    fe, sk = fit_both(X, n_components=4, covariance_type=covariance_type, init_params="random", random_state=5)
+    np.testing.assert_allclose(fe.score_samples(X), sk.score_samples(X), rtol=1e-9)
+    assert fe.score(X) == pytest.approx(sk.score(X), rel=1e-9)
+    np.testing.assert_allclose(fe.predict_proba(X), sk.predict_proba(X), rtol=1e-7, atol=1e-12)
+    np.testing.assert_array_equal(fe.predict(X), sk.predict(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        np.testing.assert_array_equal(fe.fit_predict(X), sk.fit_predict(X))
+    Xf, yf = fe.sample(300)
+    Xs, ys = sk.sample(300)
+    np.testing.assert_array_equal(yf, ys)
+    np.testing.assert_allclose(Xf, Xs, rtol=1e-7, atol=1e-9)
+
+
+def test_chunked_equals_one_chunk(X, covariance_type):
+    kwargs = {"n_components": 4, "covariance_type": covariance_type, "init_params": "random", "random_state": 1,
+              "max_iter": 40}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole = BayesianGaussianMixture(chunk_size=len(X), **kwargs).fit(X)
+        chunked = BayesianGaussianMixture(chunk_size=7, **kwargs).fit(X)
+    assert chunked.n_iter_ == whole.n_iter_
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-12, atol=1e-12)
+    assert chunked.lower_bound_ == pytest.approx(whole.lower_bound_, rel=1e-12)
+
+
+def test_n_jobs_gives_bitwise_the_same_model(covariance_type):
+    X = blobs(40_000, 4, 4, np.random.default_rng(9))
+    kwargs = {"n_components": 4, "covariance_type": covariance_type, "init_params": "random", "random_state": 0,
+              "max_iter": 10}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        models = [BayesianGaussianMixture(n_jobs=n, **kwargs).fit(X) for n in (1, -1)]
+    for name in ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(models[1], name), getattr(models[0], name))
+    assert models[1].lower_bound_ == models[0].lower_bound_
+
+
+def test_npy_source_and_dask_array_give_the_in_memory_model(X, tmp_path):
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    weight = np.random.default_rng(2).uniform(0.0, 3.0, size=len(X))
+    kwargs = {"n_components": 4, "covariance_type": "full", "init_params": "random", "random_state": 2, "max_iter": 30}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for w in (None, weight):
+            memory = BayesianGaussianMixture(**kwargs).fit(X, sample_weight=w)
+            source = BayesianGaussianMixture(chunk_size=300, **kwargs).fit(str(path), sample_weight=w)
+            with dask.config.set(scheduler="sync"):
+                distributed = BayesianGaussianMixture(**kwargs).fit(da.from_array(X, chunks=(700, 3)), sample_weight=w)
+                labels = np.asarray(distributed.predict(da.from_array(X, chunks=(700, 3))))
+            for other in (source, distributed):
+                for name in ATTRIBUTES:
+                    np.testing.assert_allclose(getattr(other, name), getattr(memory, name), rtol=1e-10, atol=1e-12)
+                assert other.lower_bound_ == pytest.approx(memory.lower_bound_, rel=1e-10)
+            np.testing.assert_array_equal(labels, memory.predict(X))
+
+
+def test_lower_bound_never_decreases(covariance_type):
+    X = blobs(2000, 4, 5, np.random.default_rng(3), spread=2.0)
+    for prior_type in PRIOR_TYPES:
+        bgm = BayesianGaussianMixture(n_components=6, covariance_type=covariance_type, init_params="random",
+                                      weight_concentration_prior_type=prior_type, random_state=0, tol=1e-12,
+                                      max_iter=60)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            bgm.fit(X)
+        bounds = np.array(bgm.lower_bounds_)
+        assert len(bounds) > 5
+        assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:]))
+
+
+def test_dirichlet_process_prunes_to_the_true_number_of_components():
+    rng = np.random.default_rng(11)
+    centers = np.array([[0, 0], [0, 12], [12, 0], [12, 12], [6, 6]], dtype=float)
+    X = centers[rng.integers(5, size=2000)] + rng.normal(size=(2000, 2))
+    kwargs = {"n_components": 20, "weight_concentration_prior": 0.01, "random_state": 0, "max_iter": 300,
+              "init_params": "random_from_data"}
+    fe, sk = fit_both(X, **kwargs)
+    assert np.sum(sk.weights_ > 0.01) == 5
+    assert np.sum(fe.weights_ > 0.01) == 5
+    assert fe.converged_
+    assert_same_model(fe, sk, rtol=1e-7)
+    big = np.sort(fe.means_[fe.weights_ > 0.01], axis=0)
+    np.testing.assert_allclose(big, np.sort(centers, axis=0), atol=0.2)
+
+
+def test_check_estimator_passes_every_check():
+    results = check_estimator(BayesianGaussianMixture(), on_fail=None)
+    assert len(results) >= 40
+    failed = {r["check_name"]: f"{r['status']}: {r['exception']}" for r in results if r["status"] != "passed"}
+    assert failed == {}
+
+
+def test_convergence_warning_and_max_iter_zero(X):
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        bgm = BayesianGaussianMixture(n_components=2, max_iter=1, tol=0.0, random_state=0).fit(X)
+    assert not bgm.converged_
+    assert bgm.n_iter_ == 1
+    bgm = BayesianGaussianMixture(n_components=2, max_iter=0, random_state=0).fit(X)
+    assert bgm.n_iter_ == 0
+    assert bgm.lower_bound_ == -np.inf
+    assert np.all(np.isfinite(bgm.means_))
+
+
+def test_warm_start_continues_the_fit(X):
+    kwargs = {"n_components": 4, "init_params": "random", "random_state": 0, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        straight = BayesianGaussianMixture(max_iter=20, **kwargs).fit(X)
+        warm = BayesianGaussianMixture(max_iter=10, warm_start=True, **kwargs).fit(X)
+        warm.fit(X)
+    np.testing.assert_allclose(warm.means_, straight.means_, rtol=1e-12)
+    assert warm.lower_bound_ == pytest.approx(straight.lower_bound_, rel=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"weight_concentration_prior": -1.0}, InvalidParameterError,
+     (r"The 'weight_concentration_prior' parameter of BayesianGaussianMixture must be None or a float in the range "
+     r"\(0.0, inf\). Got -1.0 instead.")),
+    ({"weight_concentration_prior_type": "dirichlet"}, InvalidParameterError,
+     "The 'weight_concentration_prior_type' parameter of BayesianGaussianMixture must be a str among"),
+    ({"mean_precision_prior": 0}, InvalidParameterError, "The 'mean_precision_prior' parameter"),
+    ({"degrees_of_freedom_prior": 0.5}, ValueError,
+     r"The parameter 'degrees_of_freedom_prior' should be greater than 1, but got 0.500."),
+    ({"covariance_prior": np.eye(3)}, ValueError,
+     r"The parameter 'full covariance_prior' should have the shape of \(2, 2\), but got \(3, 3\)"),
+    ({"covariance_prior": -np.eye(2)}, ValueError, "'full precision' should be symmetric, positive-definite"),
+    ({"covariance_prior": [1.0, -1.0], "covariance_type": "diag"}, ValueError, "'diag precision' should be positive"),
+    ({"covariance_prior": "a"}, InvalidParameterError, "The 'covariance_prior' parameter"),
+    ({"mean_prior": [1.0, 2.0, 3.0]}, ValueError, r"The parameter 'means' should have the shape of \(2,\), but got"),
+    ({"n_components": 0}, InvalidParameterError, "The 'n_components' parameter"),
+])
+def test_bad_priors_get_sklearns_errors(kwargs, error, message):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(error, match=message):
+        BayesianGaussianMixture(**kwargs).fit(X)
+    if error is ValueError:  # scikit-learn says the same
+        with pytest.raises(ValueError, match=message):
+            SkBayesianGaussianMixture(**kwargs).fit(X)
+
+
+def test_kernel_constants_and_lower_bound_terms_against_a_dense_reference(X, covariance_type):
+    """The per-component constants, the quadratic term from the statistics and
+    sum_nk r log r from the identity, against scikit-learn's dense (n, K) arrays."""
+    from fastem._engine import EMStats
+    from fastem.bayesian import kernel_params, weighted_quadratic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SkBayesianGaussianMixture(n_components=4, covariance_type=covariance_type, random_state=0,
+                                       max_iter=3).fit(X)
+    fe = BayesianGaussianMixture(n_components=4, covariance_type=covariance_type)
+    fe._posterior = post = _posterior_of(sk)
+    kp, log_norm = kernel_params(post, sk.weight_concentration_prior_type, X.dtype)
+    dense = sk._estimate_weighted_log_prob(X)  # (n, K): log_norm_k - 0.5 q_nk
+    quadratic = np.stack([np.sum(((X - m) @ _factor(post, k)) ** 2, axis=1) for k, m in enumerate(post.means)], 1)
+    np.testing.assert_allclose(log_norm[None, :] - 0.5 * quadratic, dense, rtol=1e-12, atol=1e-10)
+
+    from fastem._data import open_data
+
+    stats = open_data(fe, X, reset=True, chunk_size=333).reduce(EMStats, kp)
+    log_prob_norm, log_resp = sk._estimate_log_prob_resp(X)
+    resp = np.exp(log_resp)
+    assert stats.loglik == pytest.approx(log_prob_norm.sum(), rel=1e-12)
+    assert weighted_quadratic(stats, post) == pytest.approx(np.sum(resp * quadratic), rel=1e-10)
+    sum_r_log_r = float(log_norm @ stats.s0) - 0.5 * weighted_quadratic(stats, post) - stats.loglik
+    assert sum_r_log_r == pytest.approx(np.sum(resp * log_resp), rel=1e-9, abs=1e-9 * len(X))
+
+
+def _posterior_of(sk):
+    from fastem.bayesian import Posterior
+
+    dof = sk.degrees_of_freedom_
+    return Posterior(sk.covariance_type, sk.weight_concentration_, sk.mean_precision_, sk.means_,
+                     float(dof) if np.ndim(dof) == 0 else dof, sk.covariances_, sk.precisions_cholesky_)
+
+
+def _factor(post, k) -> np.ndarray:
+    """Component k's precision factor as a (D, D) matrix."""
+    P, n_features = post.precisions_cholesky, post.means.shape[1]
+    return {"full": lambda: P[k], "tied": lambda: P, "diag": lambda: np.diag(P[k]),
+            "spherical": lambda: P[k] * np.eye(n_features)}[post.covariance_type]()
+
+
+def test_verbose_prints_progress(X, capsys):
+    BayesianGaussianMixture(n_components=2, verbose=2, verbose_interval=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization 0" in out
+    assert "Iteration 1" in out
+    assert "Initialization converged." in out
+
+
+def test_integer_sample_weights_of_mean_one_equal_repeated_rows(covariance_type):
+    """Weights are rescaled to mean 1, so counts of mean 1 weigh as the repeated rows do,
+    priors from the data included (k-means finds the same separated clusters in both)."""
+    rng = np.random.default_rng(5)
+    X = blobs(900, 2, 3, rng, spread=8.0)
+    counts = rng.permutation(np.repeat([0, 1, 2], 300))
+    kwargs = {"n_components": 3, "covariance_type": covariance_type, "random_state": 0, "tol": 1e-12,
+              "max_iter": 500}
+    weighted = BayesianGaussianMixture(**kwargs).fit(X, sample_weight=counts)
+    repeated = BayesianGaussianMixture(**kwargs).fit(np.repeat(X, counts, axis=0))
+    order = [np.argsort(m.means_[:, 0]) for m in (weighted, repeated)]
+    for name in ("weights_", "means_", "mean_precision_", "mean_prior_", "covariance_prior_"):
+        a, b = getattr(weighted, name), getattr(repeated, name)
+        if name in ("weights_", "means_", "mean_precision_"):
+            a, b = a[order[0]], b[order[1]]
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+    assert weighted.lower_bound_ == pytest.approx(repeated.lower_bound_, rel=1e-8)
+
+
+def test_non_finite_data_names_the_row():
+    X = np.random.default_rng(0).normal(size=(3000, 2))
+    X[2345, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf: row 2345, column 1"):
+        BayesianGaussianMixture(n_components=2, chunk_size=1000).fit(X)
