@@ -536,18 +536,12 @@ def em_stats(backend, params: Params) -> Stats:
     return backend.reduce(EMStats, kp)
 
 
-def score(backend, params: Params, what: str, dtype=np.float64, out=None):
-    """One pass of per-row results ('density', 'labels' or 'proba', see score_rows):
-    densities and probabilities in dtype (float32 or float64; labels are int64). Returned,
-    or written to the file out (a path checked by fastem._outputs.check_output_path), whose
-    path is then returned."""
-    return score_under(backend, KernelParams.from_params(params, compute_dtype(params, backend.dtype)), what, dtype,
-                       out)
-
-
-def score_under(backend, kp: KernelParams, what: str, dtype=np.float64, out=None):
-    """score's pass under kernel parameters kp (any per-component constants: EM's, or a
-    variational E-step's)."""
+def score(backend, kp: KernelParams, what: str, dtype=np.float64, out=None):
+    """One pass of per-row results ('density', 'labels' or 'proba', see score_rows) under
+    kernel parameters kp (EM's, or a variational E-step's constants): densities and
+    probabilities in dtype (float32 or float64; labels are int64). Returned, or written to
+    the file out (a path checked by fastem._outputs.check_output_path), whose path is then
+    returned."""
     width = kp.loc.shape[0] if what == "proba" else None
     fn = score_rows_of(what)
     result_dtype = np.dtype(SCORES[what] if what == "labels" else dtype)
@@ -562,13 +556,9 @@ def score_under(backend, kp: KernelParams, what: str, dtype=np.float64, out=None
         return writer.close()
 
 
-def log_likelihood(backend, params: Params) -> tuple[float, int]:
-    """One pass: (the sum of log p(x) over the backend's rows, the rows)."""
-    return log_likelihood_under(backend, KernelParams.from_params(params, compute_dtype(params, backend.dtype)))
-
-
-def log_likelihood_under(backend, kp: KernelParams) -> tuple[float, int]:
-    """log_likelihood's pass under kernel parameters kp."""
+def log_likelihood(backend, kp: KernelParams) -> tuple[float, int]:
+    """One pass: (the sum of log p(x) over the backend's rows, the rows) under kernel
+    parameters kp."""
     total, rows = backend.reduce(LogLikelihood, kp, "scoring")
     return float(total), int(rows)
 

@@ -38,13 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 from ._covariance import covariance, symmetric
-from ._data import open_data
 from ._engine import (
     LOG_2PI,
     EMResult,
@@ -55,15 +52,12 @@ from ._engine import (
     RespStats,
     Stats,
     compute_dtype,
-    log_likelihood_under,
     precision_cholesky,
-    score_under,
 )
 from ._init import CENTER_ROWS, initial_params
-from ._outputs import check_output_path
 from ._runs import _Printer
 from ._threads import threads
-from .mixture import _PARAMETERS, InvalidParameterError, _is_real
+from .mixture import _PARAMETERS, InvalidParameterError, _BaseMixture, _is_real
 
 PRIOR_TYPES = ("dirichlet_distribution", "dirichlet_process")
 
@@ -287,7 +281,7 @@ def data_moments(backend, covariance_type: str) -> tuple[np.ndarray, np.ndarray,
 
 
 # ----------------------------------------------------------------------------- the estimator
-class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+class BayesianGaussianMixture(_BaseMixture):
     """Variational Bayesian Gaussian mixture on fused, parallel Numba kernels.
 
     The same parameters, attributes and results as
@@ -451,10 +445,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
                         np.asarray(mean_prior, dtype=np.float64), dof, covariance_prior)
         return priors, weight
 
-    def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
-        return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
-                         progress=self.progress, min_samples=min_samples)
-
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
         """Fit the variational posterior (n_init runs, the best lower bound kept).
@@ -551,21 +541,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             say(1, f"Initialization {word}.", f"\t lower bound {bound:.5f}.")
         return EMResult(post, bound if self.max_iter > 0 else -np.inf, bounds, n_iter, converged)
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then the most probable component of each row (``fit(X).predict(X)``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self.fit(X, y, sample_weight=sample_weight).predict(X)
-
     # ----------------------------------------------------------------- the fitted model
     def _set_priors(self, priors: Priors) -> None:
         self.weight_concentration_prior_ = priors.weight_concentration
@@ -614,102 +589,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
                          float(dof) if np.ndim(dof) == 0 else f64(dof), f64(self.covariances_),
                          f64(self.precisions_cholesky_))
 
-    def _score(self, X, what: str, out=None):
-        """One pass of per-row results ('density', 'labels' or 'proba') under the
-        variational constants; returned, or written to the file out."""
-        check_is_fitted(self)
-        out = None if out is None else check_output_path(out)
-        backend = self._open(X, reset=False)
-        dtype = np.result_type(self.means_.dtype, backend.dtype)
-        with threads(self.n_jobs):
-            kp, _ = kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype)
-            return score_under(backend, kp, what, dtype, out=out)
-
-    def score_samples(self, X, out=None):
-        """log sum_k exp(E[log pi_k] + E[log N(x | mu_k, Lambda_k^-1)]) of each row, as
-        scikit-learn's.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this .npy, .parquet or .csv file instead.
-
-        Returns
-        -------
-        log_density : ndarray of shape (n_samples,)
-        """
-        return self._score(X, "density", out)
-
-    def score(self, X, y=None):
-        """The mean of score_samples over the rows of X (one pass, O(1) memory).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        y : ignored
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        backend = self._open(X, reset=False)
-        with threads(self.n_jobs):
-            kp, _ = kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype)
-            total, rows = log_likelihood_under(backend, kp)
-        return total / rows
-
-    def predict(self, X, out=None):
-        """The most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self._score(X, "labels", out)
-
-    def predict_proba(self, X, out=None):
-        """The responsibilities of the components for each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-        """
-        return self._score(X, "proba", out)
-
-    def sample(self, n_samples=1):
-        """Draw rows from the mixture of weights_, means_ and covariances_ (scikit-learn's
-        draws).
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 1:
-            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one "
-                             "sample.")
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
-        parts = covariance(self.covariance_type).sample(rng, self.means_, self.covariances_, counts)
-        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
-        return np.vstack(parts), y
+    def _kernel_params(self, backend) -> KernelParams:
+        return kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype)[0]
 
 
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:

@@ -16,7 +16,16 @@ from sklearn.utils.validation import check_is_fitted
 from ._checkpoint import settings_of
 from ._covariance import COVARIANCE_TYPES, covariance
 from ._data import chunk_backend, is_stream, open_data
-from ._engine import COLLAPSE_POLICIES, EMResult, Params, log_likelihood, params_from_precisions, score
+from ._engine import (
+    COLLAPSE_POLICIES,
+    EMResult,
+    KernelParams,
+    Params,
+    compute_dtype,
+    log_likelihood,
+    params_from_precisions,
+    score,
+)
 from ._init import INIT_METHODS, initial_params
 from ._online import OnlineState
 from ._outputs import check_output_path
@@ -60,7 +69,148 @@ _PARAMETERS = {
 }
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class _BaseMixture(DensityMixin, BaseEstimator):
+    """What GaussianMixture and BayesianGaussianMixture share: the data path and the
+    per-row passes of a fitted model, under the kernel parameters ``_kernel_params`` gives."""
+
+    def _kernel_params(self, backend) -> KernelParams:
+        """The fitted model laid out for the kernels, in the precision backend's data computes in."""
+        raise NotImplementedError
+
+    def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
+        return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
+                         progress=self.progress, min_samples=min_samples)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model to X, then the component of each row (``fit(X).predict(X)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    def _score(self, X, what: str, out=None):
+        """One pass of per-row results (see fastem._engine.score), in the model's and X's
+        float type; returned, or written to the file out."""
+        check_is_fitted(self)
+        out = None if out is None else check_output_path(out)
+        backend = self._open(X, reset=False)
+        dtype = np.result_type(self.means_.dtype, backend.dtype)
+        with threads(self.n_jobs):
+            return score(backend, self._kernel_params(backend), what, dtype, out=out)
+
+    def _log_likelihood(self, X) -> tuple[float, int]:
+        """(the sum of log p(x) over the rows of X, the rows), in one pass and O(1) memory."""
+        check_is_fitted(self)
+        backend = self._open(X, reset=False)
+        with threads(self.n_jobs):
+            return log_likelihood(backend, self._kernel_params(backend))
+
+    def score_samples(self, X, out=None):
+        """Log-density of each row under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
+            instead of returning it (memory stays bounded; see fastem._outputs). The
+            file appears, whole, when the pass completes.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            log p(x) of each row, float32 for a float32 model and X (a lazy Dask
+            array for a Dask X); with out, the path of the file written.
+        """
+        return self._score(X, "density", out)
+
+    def score(self, X, y=None):
+        """Mean log-density of the rows of X (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        y : ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        total, rows = self._log_likelihood(X)
+        return total / rows
+
+    def predict(self, X, out=None):
+        """The most probable component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
+            instead of returning it (memory stays bounded; see fastem._outputs). The
+            file appears, whole, when the pass completes.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            int64 component indices (a lazy Dask array for a Dask X); with out, the
+            path of the file written.
+        """
+        return self._score(X, "labels", out)
+
+    def predict_proba(self, X, out=None):
+        """Posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        out : path, default=None
+            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
+            instead of returning it (memory stays bounded; see fastem._outputs). The
+            file appears, whole, when the pass completes.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to one; float32 for a float32 model and X (a lazy Dask array for a
+            Dask X); with out, the path of the file written.
+        """
+        return self._score(X, "proba", out)
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted mixture (the same draws as scikit-learn).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component of each row.
+        """
+        check_is_fitted(self)
+        if not _is_int(n_samples) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))  # float32 weights too
+        parts = covariance(self.covariance_type).sample(rng, self.means_, self.covariances_, counts)
+        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
+        return np.vstack(parts), y
+
+
+class GaussianMixture(_BaseMixture):
     """Gaussian mixture fitted by EM on fused, parallel Numba kernels.
 
     The same parameters, attributes and results as ``sklearn.mixture.GaussianMixture``
@@ -264,10 +414,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         return make_initial
 
-    def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
-        return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
-                         progress=self.progress, min_samples=min_samples)
-
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None, checkpoint=None):
         """Estimate the parameters by EM (n_init runs, the best kept).
@@ -354,21 +500,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit the model to X, then the component of each row (``fit(X).predict(X)``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self.fit(X, y, sample_weight=sample_weight).predict(X)
-
     def partial_fit(self, X, y=None, sample_weight=None):
         """Stepwise online EM (Cappe and Moulines 2009) on a mini-batch, or on every chunk
         of a stream.
@@ -449,120 +580,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return own
         return Params(self.covariance_type, *(np.asarray(a, dtype=np.float64) for a in attributes))
 
+    def _kernel_params(self, backend) -> KernelParams:
+        params = self._fitted_params()
+        return KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+
     # ----------------------------------------------------------------- using a model
-    def _score(self, X, what: str, out=None):
-        """One pass of per-row results (see fastem._engine.score), in the model's and X's
-        float type; returned, or written to the file out."""
-        check_is_fitted(self)
-        out = None if out is None else check_output_path(out)
-        backend = self._open(X, reset=False)
-        dtype = np.result_type(self.means_.dtype, backend.dtype)
-        with threads(self.n_jobs):
-            return score(backend, self._fitted_params(), what, dtype, out=out)
-
-    def _log_likelihood(self, X) -> tuple[float, int]:
-        """(the sum of log p(x) over the rows of X, the rows), in one pass and O(1) memory."""
-        check_is_fitted(self)
-        backend = self._open(X, reset=False)
-        with threads(self.n_jobs):
-            return log_likelihood(backend, self._fitted_params())
-
-    def score_samples(self, X, out=None):
-        """Log-density of each row under the model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
-            instead of returning it (memory stays bounded; see fastem._outputs). The
-            file appears, whole, when the pass completes.
-
-        Returns
-        -------
-        log_density : ndarray of shape (n_samples,)
-            log p(x) of each row, float32 for a float32 model and X (a lazy Dask
-            array for a Dask X); with out, the path of the file written.
-        """
-        return self._score(X, "density", out)
-
-    def score(self, X, y=None):
-        """Mean log-density of the rows of X (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        y : ignored
-
-        Returns
-        -------
-        log_likelihood : float
-        """
-        total, rows = self._log_likelihood(X)
-        return total / rows
-
-    def predict(self, X, out=None):
-        """The most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
-            instead of returning it (memory stays bounded; see fastem._outputs). The
-            file appears, whole, when the pass completes.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            int64 component indices (a lazy Dask array for a Dask X); with out, the
-            path of the file written.
-        """
-        return self._score(X, "labels", out)
-
-    def predict_proba(self, X, out=None):
-        """Posterior probability of each component for each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
-            instead of returning it (memory stays bounded; see fastem._outputs). The
-            file appears, whole, when the pass completes.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-            Rows sum to one; float32 for a float32 model and X (a lazy Dask array for a
-            Dask X); with out, the path of the file written.
-        """
-        return self._score(X, "proba", out)
-
-    def sample(self, n_samples=1):
-        """Draw rows from the fitted mixture (the same draws as scikit-learn).
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-            The component of each row.
-        """
-        check_is_fitted(self)
-        if not _is_int(n_samples) or n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
-            )
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        parts = covariance(self.covariance_type).sample(rng, self.means_, self.covariances_, counts)
-        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
-        return np.vstack(parts), y
-
     def save(self, path):
         """Write the fitted model to a .npz file (see ``fastem.load``).
 
