@@ -181,6 +181,10 @@ def _files(obj, storage_options: dict | None = None) -> _Files:
         if not obj:
             raise ValueError("an empty list of files")
         located = [_locate(p, storage_options) for p in obj]
+        for f in located:
+            if _has_magic(f.path) or _isdir(f.fs, f.path):
+                raise ValueError(f"a list of files holds {f.name}, a folder or a glob: list its files, or pass "
+                                 "the folder or glob alone")
         if len({type(f.fs) for f in located}) > 1:
             raise ValueError(f"the files {[f.name for f in located]} lie on different file systems")
         more = f", ... ({len(obj)} files)" if len(obj) > 1 else ""
@@ -335,20 +339,28 @@ def _prefetched(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.nda
     stop = threading.Event()
     done = object()
 
+    def hand_over(item) -> bool:
+        """Queue item for the consumer, unless it stops first (then False)."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:  # noqa: PERF203 (a wait of 0.1 s, not a hot loop)
+                continue
+        return False
+
     def produce() -> None:
         try:
             for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        slots.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(chunk):
                     return
-            slots.put(done)
+            hand_over(done)  # a consumer that stopped early takes neither the end nor an error
         except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
-            slots.put(exc)
+            hand_over(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a pass given up early closes its files now, not when collected
 
     thread = threading.Thread(target=produce, name="fastem-prefetch", daemon=True)
     thread.start()

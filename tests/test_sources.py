@@ -671,3 +671,24 @@ def test_url_errors_name_the_extra_or_the_protocol(monkeypatch, tmp_path):
         source(str(tmp_path / "x.npy"), storage_options={"anon": True})
     assert sources.is_url("s3://b/x.npy")
     assert not any(sources.is_url(p) for p in ("C:\\data\\x.npy", "C://data/x.npy", "relative/x.npy"))
+
+
+def test_a_pass_closed_early_stops_its_reader(tmp_path):
+    """The reader thread has queued the last chunks when the consumer stops after one (as
+    LocalBackend.head does): closing the pass must not wait forever for it."""
+    import threading
+    import time
+
+    np.save(tmp_path / "x.npy", np.arange(6000.0).reshape(3000, 2))
+    chunks = source(tmp_path / "x.npy", chunk_size=1024).chunks()  # 3 chunks, 2 queued ahead
+    next(chunks)
+    time.sleep(0.3)  # the reader reaches the end of the file
+    closer = threading.Thread(target=chunks.close, daemon=True)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive(), "closing the pass hangs"
+
+
+def test_a_list_of_files_refuses_a_folder_in_it(parquet_folder):
+    with pytest.raises(ValueError, match=r"a list of files holds .*, a folder or a glob"):
+        source([str(parquet_folder), str(parquet_folder / "*.parquet")])
