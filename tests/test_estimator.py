@@ -13,12 +13,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-from fastem import GaussianMixture, InvalidParameterError
+from fastem import BayesianGaussianMixture, GaussianMixture, InvalidParameterError
 from fastem._engine import array_chunks
 
 
-def test_check_estimator_passes_every_check():
-    results = check_estimator(GaussianMixture(), on_fail=None)
+@pytest.mark.parametrize("estimator", [GaussianMixture, BayesianGaussianMixture])
+def test_check_estimator_passes_every_check(estimator):
+    results = check_estimator(estimator(), on_fail=None)
     assert len(results) >= 40
     failed = {r["check_name"]: f"{r['status']}: {r['exception']}" for r in results if r["status"] != "passed"}
     assert failed == {}
