@@ -19,10 +19,10 @@ pandas DataFrame (columns=...)                       ArraySource of its numeric 
 "x.npy" (direct=...)                                 NpySource (file reads, bounded memory)
 "x.h5" / "x.hdf5" (key=...)                          HDF5Source (h5py; extra ``fastem[hdf5]``)
 "x.zarr", a zarr array                               ZarrSource (extra ``fastem[zarr]``)
-"x.parquet" (columns=...)                            ParquetSource (pyarrow; extra ``fastem[parquet]``)
-"x.feather" / ".arrow"; a folder, a glob             DatasetSource (pyarrow.dataset, row groups
-("dir/*.parquet", "dir/**/*.parquet") or a list      streamed; columns=, format=)
-of Parquet or Feather files; a pyarrow Dataset
+"x.parquet"; a folder, a glob ("dir/*.parquet",     ParquetSource (pyarrow.parquet, a row group
+"dir/**/*.parquet") or a list of Parquet files       at a time; columns=; extra ``fastem[parquet]``)
+"x.feather" / ".arrow", a folder, glob or list of    DatasetSource (pyarrow.dataset, row groups
+them; a pyarrow Dataset                              streamed; columns=, format=)
 "x.csv" / ".tsv" / ".txt", also compressed           CSVSource (pyarrow's streaming CSV reader;
 (".csv.gz", ".bz2", ".zst", ".lz4"); a folder,       columns=, delimiter=, header=)
 a glob or a list of them
@@ -66,12 +66,13 @@ from ._engine import array_chunks, check_finite
 from ._persist import npy_header
 
 CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
+COPIED_CHUNK_BYTES = 4 * 2**20  # ... and those copied from Arrow batches (no faster when larger)
 ARROW_BATCH_ROWS = 16_384  # rows per batch pyarrow decodes (joined into chunks)
 
 
-def auto_chunk_rows(n_features: int, itemsize: int) -> int:
-    """Rows per chunk so that a chunk holds about CHUNK_BYTES (at least 1024 rows)."""
-    return max(1024, CHUNK_BYTES // max(1, n_features * itemsize))
+def auto_chunk_rows(n_features: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
+    """Rows per chunk so that a chunk holds about budget bytes (at least 1024 rows)."""
+    return max(1024, budget // max(1, n_features * itemsize))
 
 
 def float_dtype(dtype: np.dtype) -> np.dtype:
@@ -252,6 +253,7 @@ class Source:
     feature_names: tuple[str, ...] | None = None
     reiterable = True
     prefetch = False  # read in a background thread
+    chunk_bytes = CHUNK_BYTES  # what an automatic chunk holds
     checked = False  # chunks are known to be finite already
     fs = None  # the fsspec file system of a remote file source
     path = None  # the path of a local file source
@@ -264,7 +266,7 @@ class Source:
             raise ValueError(f"{self.name}: the 'chunk_size' parameter must be None or an int >= 1, got {chunk_size!r}")
         self.n_features = int(n_features)
         self.dtype = float_dtype(dtype)
-        self.chunk_size = int(chunk_size or auto_chunk_rows(self.n_features, self.dtype.itemsize))
+        self.chunk_size = int(chunk_size or auto_chunk_rows(self.n_features, self.dtype.itemsize, self.chunk_bytes))
 
     def _read(self) -> Iterable:
         raise NotImplementedError
@@ -727,6 +729,7 @@ class _Columns(Source):
     """A source of named numeric columns read as Arrow record batches (subclasses: _batches())."""
 
     prefetch = True
+    chunk_bytes = COPIED_CHUNK_BYTES
 
     def _choose(self, schema, columns, chunk_size: int | None) -> None:
         self.columns, self._indices, dtype = _numeric_columns(schema, columns, self.name)
@@ -831,28 +834,113 @@ class DatasetSource(_Columns):
         return self._stamped
 
     def _batches(self) -> Iterator:
-        """The batches of one fragment (file) after another, each read a row group at a time
-        (Dataset.to_batches, Parquet's pre_buffer, read ahead far more than they are told:
-        a 600 MB dataset took 300 MB)."""
+        """The batches of one fragment (file) after another; a Parquet file's by _row_groups."""
         ds = _require("pyarrow.dataset", "parquet")
         pa = _require("pyarrow", "parquet")
         parquet = isinstance(getattr(self.dataset, "format", None), ds.ParquetFileFormat)
-        options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
+        batch_size = min(self.chunk_size, ARROW_BATCH_ROWS)
         try:
             for fragment in self.dataset.get_fragments():
-                yield from fragment.to_batches(schema=self.dataset.schema, columns=self.columns,
-                                               batch_size=min(self.chunk_size, ARROW_BATCH_ROWS), batch_readahead=1,
-                                               fragment_scan_options=options)
+                if parquet and set(self.columns) <= set(fragment.physical_schema.names):
+                    with fragment.filesystem.open_input_file(fragment.path) as stream:
+                        yield from _row_groups(stream, fragment.path, self.columns, batch_size)
+                else:  # Feather, CSV, or columns from the partitioning (not in the file)
+                    yield from fragment.to_batches(schema=self.dataset.schema, columns=self.columns,
+                                                   batch_size=batch_size, batch_readahead=1)
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(f"{self.name}: {exc}") from None
 
 
-class ParquetSource(DatasetSource):
-    """Numeric columns of one Parquet file (a DatasetSource of that file)."""
+class ParquetSource(_Columns):
+    """Numeric columns of Parquet files (one file, a folder, a glob or a list), read by
+    pyarrow.parquet a row group at a time (without pyarrow.dataset and its memory);
+    n_samples and the columns come from the files' footers, and every file must have
+    the chosen columns."""
 
     def __init__(self, path, columns=None, chunk_size: int | None = None, storage_options: dict | None = None):
-        super().__init__(path, columns=columns, format="parquet", chunk_size=chunk_size,
-                         storage_options=storage_options)
+        pq = _require("pyarrow.parquet", "parquet")
+        pa = _require("pyarrow", "parquet")
+        files = _files(path, storage_options)
+        self.files, self.name, self.fs = files.paths, files.name, files.fs
+        self._stamped = self.files if files.fs is None else []
+        types, self.n_samples = [], 0
+        for i, file in enumerate(self.files):
+            label = self.name if len(self.files) == 1 else f"{self.name}: file {file}"
+            try:
+                with self._stream(file) as stream:
+                    meta = pq.ParquetFile(stream).metadata
+            except FileNotFoundError:
+                raise FileNotFoundError(f"no such file: {self.name if len(self.files) == 1 else file}") from None
+            except (pa.ArrowException, OSError) as exc:
+                raise ValueError(f"{label} is not a readable Parquet file: {exc}") from None
+            schema = meta.schema.to_arrow_schema()
+            if i == 0:
+                self._choose(schema, columns, chunk_size)
+            types.append(_numeric_columns(schema, list(self.columns), label)[2])
+            self.n_samples += meta.num_rows
+        self.dtype = float_dtype(np.result_type(*types))
+
+    def _local_files(self) -> list:
+        return self._stamped
+
+    def _stream(self, file: str):
+        """An Arrow input file of one of the files (a local one allocates from _reading_pool)."""
+        pa = _require("pyarrow", "parquet")
+        if self.fs is None:
+            return pa.OSFile(file, memory_pool=_reading_pool())
+        if self._arrow_fs is None:
+            self._arrow_fs = _arrow_fs(self.fs)
+        return self._arrow_fs.open_input_file(file)
+
+    _arrow_fs = None
+
+    def _batches(self) -> Iterator:
+        pa = _require("pyarrow", "parquet")
+        try:
+            for file in self.files:
+                with self._stream(file) as stream:
+                    yield from _row_groups(stream, file, self.columns, min(self.chunk_size, ARROW_BATCH_ROWS))
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
+
+
+def _row_groups(stream, name: str, columns: list, batch_size: int) -> Iterator:
+    """The batches of a Parquet file (named name), a row group at a time, each column chunk
+    read through a buffered stream into buffers from _reading_pool(): Dataset.to_batches,
+    with pre_buffer or without, reads ahead far more than it is told."""
+    pq = _require("pyarrow.parquet", "parquet")
+    try:  # pq.ParquetFile does not take a memory pool; the reader it wraps does
+        from pyarrow._parquet import ParquetReader
+
+        reader = ParquetReader(memory_pool=_reading_pool())
+        reader.open(stream, buffer_size=PARQUET_BUFFER_BYTES, pre_buffer=False)
+    except (ImportError, TypeError):
+        reader = pq.ParquetFile(stream, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES).reader
+    names = reader.schema_arrow.names
+    missing = [c for c in columns if c not in names]
+    if missing:  # iter_batches would give empty batches
+        raise ValueError(f"{name} has no column(s) {missing}; it has {names}")
+    indices = [reader.column_name_idx(c) for c in columns]
+    for group in range(reader.num_row_groups):
+        yield from reader.iter_batches(batch_size, [group], column_indices=indices, use_threads=False)
+
+
+def _reading_pool():
+    """The Arrow memory pool for Parquet reads: jemalloc where pyarrow has it, which gives
+    freed pages back to the system within a second (mimalloc, pyarrow's default, holds on
+    to them: a fit's peak grew by a fifth), else the default pool."""
+    global _POOL
+    if _POOL is None:
+        pa = _require("pyarrow", "parquet")
+        try:
+            _POOL = pa.jemalloc_memory_pool()
+        except (NotImplementedError, pa.ArrowException):
+            _POOL = pa.default_memory_pool()
+    return _POOL
+
+
+_POOL = None
+PARQUET_BUFFER_BYTES = 2**20  # the buffered stream through which a Parquet column chunk is read
 
 
 _WHITESPACE = ("whitespace", " ")
@@ -1229,6 +1317,8 @@ def _open_files(files: _Files, options: dict) -> Source:
     fmt = options.get("format") or _format_of_files(files)
     if fmt == "csv":
         return CSVSource(files, **_without(options, "format"))
+    if fmt == "parquet":
+        return ParquetSource(files, **_without(options, "format"))
     return DatasetSource(files, **options)
 
 
