@@ -71,7 +71,8 @@ def _array_like(v) -> bool:
 
 
 _SHARED = ("n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
-           "warm_start", "verbose", "verbose_interval", "n_jobs", "chunk_size", "progress")
+           "warm_start", "verbose", "verbose_interval", "learning_decay", "learning_offset", "n_jobs", "chunk_size",
+           "progress")
 # parameter -> (test, what it must be), in scikit-learn's words for the priors
 _BAYESIAN_PARAMETERS = {
     **{name: _PARAMETERS[name] for name in _SHARED},
@@ -83,6 +84,8 @@ _BAYESIAN_PARAMETERS = {
     "degrees_of_freedom_prior": (_positive_or_none, "None or a float in the range (0.0, inf)"),
     "covariance_prior": (lambda v: v is None or _array_like(v) or (_is_real(v) and v > 0),
                          "None, an array-like or a float in the range (0.0, inf)"),
+    "total_samples": (lambda v: v is None or (_is_real(v) and math.isfinite(v) and v > 0),
+                      "None or a float in the range (0.0, inf)"),
 }
 
 
@@ -253,15 +256,59 @@ def lower_bound(post: Posterior, priors: Priors, sum_r_log_r: float) -> float:
     return float(-sum_r_log_r - log_wishart - log_norm_weight - 0.5 * n_features * np.sum(np.log(post.mean_precision)))
 
 
-def variational_pass(backend, post: Posterior, priors: Priors, reg_covar: float, eps: float
-                     ) -> tuple[Posterior, float]:
-    """One iteration: the E-step pass under post, the M-step, and the lower bound (in
-    scikit-learn's order: the responsibilities of post, the normalisers of the new one)."""
-    kp, log_norm = kernel_params(post, priors.prior_type, backend.dtype)
+def e_step(backend, post: Posterior, prior_type: str) -> tuple[Stats, float]:
+    """The E-step pass under post: (its Stats, sum_nk r_nk log r_nk)."""
+    kp, log_norm = kernel_params(post, prior_type, backend.dtype)
     stats = backend.reduce(EMStats, kp)
-    sum_r_log_r = float(log_norm @ stats.s0) - 0.5 * weighted_quadratic(stats, post) - stats.loglik
+    return stats, float(log_norm @ stats.s0) - 0.5 * weighted_quadratic(stats, post) - stats.loglik
+
+
+def variational_pass(backend, post: Posterior, priors: Priors, reg_covar: float, eps: float
+                     ) -> tuple[Posterior, float, Stats]:
+    """One iteration: the E-step pass under post, the M-step, and the lower bound (in
+    scikit-learn's order: the responsibilities of post, the normalisers of the new one);
+    also the pass's Stats, whose M-step the new posterior is."""
+    stats, sum_r_log_r = e_step(backend, post, priors.prior_type)
     new = m_step_from_stats(stats, priors, post.covariance_type, reg_covar, eps)
-    return new, lower_bound(new, priors, sum_r_log_r)
+    return new, lower_bound(new, priors, sum_r_log_r), stats
+
+
+@dataclass
+class StochasticState:
+    """Where a stream of stochastic variational inference stands: t, the position in the
+    step-size schedule; running, the statistics per unit of weight (None before the first
+    step); seen, the weight of the rows behind the posterior (the fit's, then the
+    stream's)."""
+
+    t: float = 0.0
+    running: Stats | None = None
+    seen: float = 0.0
+
+    def step(self, backend, post: Posterior, priors: Priors, *, decay: float, offset: float, reg_covar: float,
+             total_samples: float | None) -> tuple[Posterior, float]:
+        """One step on the backend's batch of b rows (Hoffman et al. 2013): its statistics
+        under post, per unit of weight, blended into the running ones with rho_t = (t +
+        offset) ** -decay, scaled to the data size N (total_samples, else the weight seen
+        so far), and the posterior of prior + N x running (the variational M-step, linear
+        in them as the natural parameters are). The first step of a new stream takes its
+        batch whole; the first after a fit on n rows gets rho = b / (n + b), and the
+        schedule goes on from the t where rho_t equals that. Returns the new posterior and
+        its lower bound for N rows like the batch."""
+        stats, sum_r_log_r = e_step(backend, post, priors.prior_type)
+        if self.running is None:
+            self.running = stats.blended(stats, 1.0)
+        else:
+            if self.t == 0.0:  # the first step after a fit
+                share = stats.weight / (stats.weight + self.seen)
+                self.t = max(share ** (-1.0 / decay) - offset, 0.0)
+            self.running = self.running.blended(stats, (self.t + offset) ** -decay)
+        self.t += 1.0
+        self.seen += stats.weight
+        size = float(total_samples) if total_samples is not None else self.seen
+        r = self.running
+        scaled = Stats(r.covariance_type, r.shift, size * r.s0, size * r.s1, size * r.s2, weight=size)
+        new = m_step_from_stats(scaled, priors, post.covariance_type, reg_covar, 10 * np.finfo(backend.dtype).eps)
+        return new, lower_bound(new, priors, sum_r_log_r * size / stats.weight)
 
 
 def data_moments(backend, covariance_type: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -286,7 +333,8 @@ class BayesianGaussianMixture(_BaseMixture):
 
     The same parameters, attributes and results as
     ``sklearn.mixture.BayesianGaussianMixture`` (from the same initialisation), plus
-    ``sample_weight`` in ``fit``, ``n_jobs``, ``chunk_size`` and ``progress``, and any data
+    ``sample_weight`` in ``fit``, ``partial_fit`` (stochastic variational inference),
+    ``n_jobs``, ``chunk_size`` and ``progress``, and any data
     ``fastem.GaussianMixture`` takes (arrays, sources bigger than memory, Dask arrays).
     Each iteration is one pass over the data in chunks with no (n_samples, n_components)
     temporary.
@@ -321,6 +369,12 @@ class BayesianGaussianMixture(_BaseMixture):
     warm_start : bool, default=False
     verbose : int, default=0
     verbose_interval : int, default=10
+    learning_decay : float in (0.5, 1], default=0.6
+    learning_offset : float >= 0, default=1.0
+        partial_fit's step sizes rho_t = (t + learning_offset) ** -learning_decay.
+    total_samples : float > 0 or None, default=None
+        partial_fit's data size N, to which each batch's statistics are scaled (None: the
+        rows seen so far, the effective size of an endless stream).
     n_jobs : int or None, default=None
         Kernel threads; the model is bitwise the same for any value.
     chunk_size : int or None, default=None
@@ -341,8 +395,10 @@ class BayesianGaussianMixture(_BaseMixture):
         The priors used.
     converged_ : bool
     n_iter_ : int
+        Iterations of fit, or steps of partial_fit (also ``n_steps_``).
     lower_bound_ : float
     lower_bounds_ : list of float
+        Of fit's iterations.
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when X has column names
 
@@ -370,6 +426,9 @@ class BayesianGaussianMixture(_BaseMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        learning_decay=0.6,
+        learning_offset=1.0,
+        total_samples=None,
         n_jobs=None,
         chunk_size=None,
         progress=False,
@@ -391,6 +450,9 @@ class BayesianGaussianMixture(_BaseMixture):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.total_samples = total_samples
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
         self.progress = progress
@@ -498,10 +560,10 @@ class BayesianGaussianMixture(_BaseMixture):
                     post, bound = previous, self.lower_bound_
                 else:
                     post, bound = self._initial_posterior(backend, priors, total_weight, rng), -np.inf
-                run = self._run(backend, post, priors, bound, eps, say)
+                run, stats = self._run(backend, post, priors, bound, eps, say)
                 if best is None or self.max_iter == 0 or run.lower_bound > best.lower_bound \
                         or best.lower_bound == -np.inf:
-                    best = run
+                    best, best_stats = run, stats
         if not best.converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different init parameters, "
                           "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning,
@@ -512,7 +574,76 @@ class BayesianGaussianMixture(_BaseMixture):
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound if self.max_iter > 0 else -np.inf
         self.lower_bounds_ = best.lower_bounds
+        # partial_fit goes on from the statistics whose M-step the posterior is
+        self._stochastic = None if best_stats is None else StochasticState(
+            running=best_stats.blended(best_stats, 1.0), seen=best_stats.weight)
+        self.__dict__.pop("n_steps_", None)
         return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Stochastic variational inference (Hoffman, Blei, Wang and Paisley 2013) on a
+        mini-batch, or on every chunk of a stream.
+
+        Each step takes the batch's statistics under the current posterior, per row,
+        S_batch, blends them into the running ones, S <- (1 - rho_t) S + rho_t S_batch
+        with rho_t = (t + learning_offset) ** -learning_decay, and sets the posterior to
+        the prior plus N S, N the data size: ``total_samples``, or by default the rows
+        seen so far (the fit's and the stream's), the effective size of an endless
+        stream. Since the posterior's natural parameters are linear in the statistics,
+        this is the natural-parameter step of stochastic variational inference. The first
+        call on a new model takes the priors (the defaults from its first batch) and the
+        initial posterior (init_params) from its first batch and takes that batch whole;
+        after ``fit`` on n rows, the first batch of b rows gets rho = b / (n + b).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features), a Dask array, or a source or iterator of chunks
+            An array (in memory or Dask) is one step; a source, callable or iterator is
+            one step per chunk.
+        y : ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+            Only with an array X; rescaled to mean 1 within the batch.
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+
+        After each step ``lower_bound_`` is the lower bound of the new posterior for N
+        rows like the batch (its entropy term scaled from the batch), ``n_steps_`` the
+        steps taken.
+        """
+        self._check_params()
+        return self._partial_fit(X, sample_weight)
+
+    def _online_step(self, batch) -> None:
+        state = getattr(self, "_stochastic", None)
+        if state is None:  # a new stream: priors and posterior from its first batch
+            if batch.count() < self.n_components:
+                raise ValueError(
+                    f"partial_fit initialises from its first batch, which needs n_samples >= n_components "
+                    f"but got n_components = {self.n_components}, n_samples = {batch.n_samples}")
+            priors, weight = self._priors(batch)
+            size = weight if self.total_samples is None else float(self.total_samples)
+            post = self._initial_posterior(batch, priors, size, check_random_state(self.random_state))
+            self._set_priors(priors)
+            state, dtype = StochasticState(), batch.dtype
+        else:
+            post, priors, dtype = self._fitted_posterior(), self._fitted_priors(), self.means_.dtype
+        post, bound = state.step(batch, post, priors, decay=self.learning_decay, offset=self.learning_offset,
+                                 reg_covar=self.reg_covar, total_samples=self.total_samples)
+        self._stochastic = state
+        self._set_posterior(post, dtype)
+        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
+        self.n_iter_ = self.n_steps_
+        self.lower_bound_ = bound
+        self.converged_ = False
+
+    def _fitted_priors(self) -> Priors:
+        return Priors(self.weight_concentration_prior_type, float(self.weight_concentration_prior_),
+                      float(self.mean_precision_prior_), np.asarray(self.mean_prior_, dtype=np.float64),
+                      float(self.degrees_of_freedom_prior_),
+                      self.covariance_prior_ if np.ndim(self.covariance_prior_) == 0
+                      else np.asarray(self.covariance_prior_, dtype=np.float64))
 
     def _initial_posterior(self, backend, priors: Priors, total_weight: float, rng) -> Posterior:
         """scikit-learn's ``_initialize``: the variational M-step on the initial
@@ -525,11 +656,11 @@ class BayesianGaussianMixture(_BaseMixture):
 
     def _run(self, backend, post: Posterior, priors: Priors, bound: float, eps: float, say) -> EMResult:
         """Variational EM from post until the lower bound changes by less than tol."""
-        bounds, converged, n_iter = [], False, 0
+        bounds, converged, n_iter, stats = [], False, 0, None
         on_iteration = say.iterations(self.verbose_interval)
         for n_iter in range(1, self.max_iter + 1):
             previous = bound
-            post, bound = variational_pass(backend, post, priors, self.reg_covar, eps)
+            post, bound, stats = variational_pass(backend, post, priors, self.reg_covar, eps)
             bounds.append(bound)
             change = bound - previous
             converged = abs(change) < self.tol
@@ -539,7 +670,7 @@ class BayesianGaussianMixture(_BaseMixture):
         if self.max_iter > 0:
             word = "converged" if converged else "did not converge"
             say(1, f"Initialization {word}.", f"\t lower bound {bound:.5f}.")
-        return EMResult(post, bound if self.max_iter > 0 else -np.inf, bounds, n_iter, converged)
+        return EMResult(post, bound if self.max_iter > 0 else -np.inf, bounds, n_iter, converged), stats
 
     # ----------------------------------------------------------------- the fitted model
     def _set_priors(self, priors: Priors) -> None:
@@ -598,4 +729,4 @@ def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
 
 
-__all__ = ["BayesianGaussianMixture", "Posterior", "Priors"]
+__all__ = ["BayesianGaussianMixture", "Posterior", "Priors", "StochasticState"]

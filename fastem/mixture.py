@@ -77,6 +77,41 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         """The fitted model laid out for the kernels, in the precision backend's data computes in."""
         raise NotImplementedError
 
+    def save(self, path):
+        """Write the fitted model to a .npz file (see ``fastem.load``).
+
+        The file holds the parameters as arrays and a JSON header (format version,
+        fastem version, constructor parameters, checksums); it is written under a
+        temporary name and renamed into place when complete.
+
+        Parameters
+        ----------
+        path : str or path-like
+            ``.npz`` is appended if missing.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        check_is_fitted(self)
+        return save_model(self, path)
+
+    def _partial_fit(self, X, sample_weight):
+        """partial_fit's steps: one for an array, one per chunk of a stream (_online_step)."""
+        fitted = hasattr(self, "n_features_in_")
+        if not is_stream(X):
+            batches = [self._open(X, reset=not fitted, sample_weight=sample_weight)]
+        else:
+            if sample_weight is not None:
+                raise ValueError("sample_weight goes with an array X in partial_fit, not with a source")
+            stream = self._open(X, reset=not fitted)
+            batches = (chunk_backend(chunk, f"{stream.name}, rows {start:,}+")
+                       for start, chunk, _ in stream._items("partial_fit"))
+        with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
+            for batch in batches:
+                self._online_step(batch)
+        return self
+
     def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
         return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
                          progress=self.progress, min_samples=min_samples)
@@ -525,19 +560,7 @@ class GaussianMixture(_BaseMixture):
         self : GaussianMixture
         """
         check_params(self)
-        fitted = hasattr(self, "n_features_in_")
-        if not is_stream(X):
-            batches = [self._open(X, reset=not fitted, sample_weight=sample_weight)]
-        else:
-            if sample_weight is not None:
-                raise ValueError("sample_weight goes with an array X in partial_fit, not with a source")
-            stream = self._open(X, reset=not fitted)
-            batches = (chunk_backend(chunk, f"{stream.name}, rows {start:,}+")
-                       for start, chunk, _ in stream._items("partial_fit"))
-        with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
-            for batch in batches:
-                self._online_step(batch)
-        return self
+        return self._partial_fit(X, sample_weight)
 
     def _online_step(self, batch) -> None:
         state = getattr(self, "_online", None)
@@ -583,26 +606,6 @@ class GaussianMixture(_BaseMixture):
     def _kernel_params(self, backend) -> KernelParams:
         params = self._fitted_params()
         return KernelParams.from_params(params, compute_dtype(params, backend.dtype))
-
-    # ----------------------------------------------------------------- using a model
-    def save(self, path):
-        """Write the fitted model to a .npz file (see ``fastem.load``).
-
-        The file holds the parameters as arrays and a JSON header (format version,
-        fastem version, constructor parameters, checksums); it is written under a
-        temporary name and renamed into place when complete.
-
-        Parameters
-        ----------
-        path : str or path-like
-            ``.npz`` is appended if missing.
-
-        Returns
-        -------
-        path : pathlib.Path
-        """
-        check_is_fitted(self)
-        return save_model(self, path)
 
     def n_parameters(self) -> int:
         """Free parameters of the fitted model (of its components after any dropped ones).

@@ -7,6 +7,8 @@ import pytest
 from conftest import blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
+from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
+from sklearn.utils import check_random_state
 
 from fastem import InvalidParameterError
 from fastem.bayesian import BayesianGaussianMixture
@@ -297,3 +299,168 @@ def test_non_finite_data_names_the_row():
     X[2345, 1] = np.nan
     with pytest.raises(ValueError, match=r"NaN or inf: row 2345, column 1"):
         BayesianGaussianMixture(n_components=2, chunk_size=1000).fit(X)
+
+
+# ----------------------------------------------------------------------------- partial_fit
+def sklearn_model_of(fe):
+    """A scikit-learn BayesianGaussianMixture holding fe's priors and posterior, for its
+    E-step (``_estimate_log_prob_resp``) and M-step pieces as a reference."""
+    sk = SkBayesianGaussianMixture(n_components=fe.n_components, covariance_type=fe.covariance_type,
+                                   weight_concentration_prior_type=fe.weight_concentration_prior_type,
+                                   reg_covar=fe.reg_covar)
+    for name in ("weight_concentration_prior_", "mean_precision_prior_", "mean_prior_", "degrees_of_freedom_prior_",
+                 "covariance_prior_", "mean_precision_", "means_", "degrees_of_freedom_", "covariances_",
+                 "precisions_cholesky_"):
+        setattr(sk, name, getattr(fe, name))
+    wc = fe.weight_concentration_
+    sk.weight_concentration_ = tuple(np.asarray(a) for a in wc) if isinstance(wc, tuple) else np.asarray(wc)
+    sk.n_features_in_ = fe.n_features_in_
+    return sk
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_one_partial_fit_step_is_one_iteration_of_fit(X, covariance_type, prior_type):
+    """A new stream's first batch, taken whole at its own size, is fit's first iteration."""
+    kwargs = {"n_components": 4, "covariance_type": covariance_type, "weight_concentration_prior_type": prior_type,
+              "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = BayesianGaussianMixture(max_iter=1, **kwargs).fit(X)
+    stepped = BayesianGaussianMixture(**kwargs).partial_fit(X)
+    assert stepped.n_steps_ == 1
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(getattr(stepped, name), getattr(fitted, name), rtol=1e-12, atol=1e-12,
+                                   err_msg=name)
+    assert stepped.lower_bound_ == pytest.approx(fitted.lower_bound_, rel=1e-12)
+
+
+def initial_model(kwargs, batch, size):
+    """A model holding the priors of batch and the initial posterior of init_params at
+    size rows, as partial_fit starts a stream."""
+    model = BayesianGaussianMixture(**kwargs)
+    backend = model._open(batch, reset=True)
+    priors, _ = model._priors(backend)
+    model._set_priors(priors)
+    model._set_posterior(model._initial_posterior(backend, priors, size, check_random_state(model.random_state)),
+                         np.float64)
+    return model
+
+
+@pytest.mark.parametrize("total_samples", [None, 50_000.0])
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_stochastic_steps_against_a_natural_parameter_reference(covariance_type, prior_type, total_samples):
+    """Five steps of partial_fit against stochastic variational inference written out:
+    the blended statistics of all batches so far are those of the batches with their
+    responsibilities (scikit-learn's E-step under the posterior of the step) weighted by
+    c_i N / b_i (c_i: the batch's share of the blend), and the posterior is scikit-learn's
+    M-step (_estimate_weights, _estimate_means, _estimate_precisions) of them."""
+    rng = np.random.default_rng(3)
+    batches = [blobs(n, 3, 3, rng, spread=3.0) for n in (400, 250, 300, 500, 350)]
+    kwargs = {"n_components": 3, "covariance_type": covariance_type, "weight_concentration_prior_type": prior_type,
+              "random_state": 0, "learning_decay": 0.7, "learning_offset": 2.0, "total_samples": total_samples}
+    fe = BayesianGaussianMixture(**kwargs)
+    first = len(batches[0]) if total_samples is None else total_samples
+    sk = sklearn_model_of(initial_model(kwargs, batches[0], first))
+    shares, resps = [], []
+    for t, batch in enumerate(batches):
+        _, log_resp = sk._estimate_log_prob_resp(batch)
+        rho = 1.0 if t == 0 else (t + kwargs["learning_offset"]) ** -kwargs["learning_decay"]
+        shares = [(1.0 - rho) * c for c in shares] + [rho]
+        resps.append(np.exp(log_resp))
+        size = total_samples if total_samples is not None else sum(len(b) for b in batches[: t + 1])
+        X_all = np.vstack(batches[: t + 1])
+        r_all = np.vstack([c * size / len(b) * r for c, b, r in zip(shares, batches[: t + 1], resps, strict=True)])
+        nk, xk, sk_cov = _estimate_gaussian_parameters(X_all, r_all, sk.reg_covar, covariance_type)
+        if covariance_type == "tied":  # scikit-learn's takes X^T X, for rows whose r sums to 1
+            sk_cov = (np.einsum("n,ni,nj->ij", r_all.sum(1), X_all, X_all) - np.einsum("k,ki,kj->ij", nk, xk, xk)
+                      ) / nk.sum() + sk.reg_covar * np.eye(X_all.shape[1])
+        sk._estimate_weights(nk)
+        sk._estimate_means(nk, xk)
+        sk._estimate_precisions(nk, xk, sk_cov)
+        fe.partial_fit(batch)
+        for name in ("means_", "covariances_", "precisions_cholesky_", "mean_precision_", "degrees_of_freedom_"):
+            np.testing.assert_allclose(getattr(fe, name), getattr(sk, name), rtol=1e-9, atol=1e-10,
+                                       err_msg=f"{name}, step {t + 1}")
+        for a, b in zip(concentrations(fe), concentrations(sk), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, err_msg=f"weight_concentration_, step {t + 1}")
+    assert fe.n_steps_ == len(batches)
+
+
+def test_fit_leaves_the_statistics_of_its_posterior_for_partial_fit(X, covariance_type):
+    """After fit, the running statistics scaled to the fitted rows give its posterior back,
+    and the first step after it blends with rho = b / (n + b)."""
+    from fastem.bayesian import Stats, m_step_from_stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fe = BayesianGaussianMixture(n_components=4, covariance_type=covariance_type, random_state=0,
+                                     max_iter=20).fit(X)
+    state = fe._stochastic
+    assert state.seen == len(X)
+    r = state.running
+    scaled = Stats(r.covariance_type, r.shift, len(X) * r.s0, len(X) * r.s1, len(X) * r.s2, weight=len(X))
+    again = m_step_from_stats(scaled, fe._fitted_priors(), covariance_type, fe.reg_covar, 10 * np.finfo(float).eps)
+    np.testing.assert_allclose(again.means, fe.means_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(again.covariances, fe.covariances_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(again.mean_precision, fe.mean_precision_, rtol=1e-12)
+    fe.partial_fit(X[:500])
+    share = 500 / (len(X) + 500)
+    assert (state.t - 1 + fe.learning_offset) ** -fe.learning_decay == pytest.approx(share, rel=1e-12)
+    assert state.seen == len(X) + 500
+
+
+def test_partial_fit_streams_and_threads(X):
+    """One step per chunk of a stream, the same as the steps on its chunks; bitwise the
+    same model for any n_jobs; bad settings are clear errors."""
+    kwargs = {"n_components": 4, "covariance_type": "full", "random_state": 0, "total_samples": 1e5}
+    by_chunk = BayesianGaussianMixture(**kwargs)
+    for start in range(0, len(X), 500):
+        by_chunk.partial_fit(X[start : start + 500])
+    streamed = BayesianGaussianMixture(**kwargs).partial_fit(iter(np.array_split(X, 4)))
+    assert streamed.n_steps_ == by_chunk.n_steps_ == 4
+    for name in ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(streamed, name), getattr(by_chunk, name))
+    big = blobs(40_000, 4, 4, np.random.default_rng(9))
+    models = [BayesianGaussianMixture(n_jobs=n, **kwargs).partial_fit(big[:20_000]).partial_fit(big[20_000:])
+              for n in (1, -1)]
+    for name in ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(models[1], name), getattr(models[0], name))
+    with pytest.raises(InvalidParameterError, match="The 'total_samples' parameter"):
+        BayesianGaussianMixture(total_samples=0).partial_fit(X)
+    with pytest.raises(InvalidParameterError, match="The 'learning_decay' parameter"):
+        BayesianGaussianMixture(learning_decay=0.3).partial_fit(X)
+    with pytest.raises(ValueError, match="needs n_samples >= n_components"):
+        BayesianGaussianMixture(n_components=5).partial_fit(X[:3])
+
+
+def stream_of(n_rows: int, seed: int, chunk: int = 100_000):
+    """A callable giving the same n_rows of a 5-component mixture in 4 dimensions at
+    every call, chunk rows at a time (each chunk from its own seed)."""
+    centers = np.random.default_rng(0).normal(scale=4.0, size=(5, 4))
+    weights = np.array([0.35, 0.25, 0.2, 0.12, 0.08])
+
+    def chunks():
+        for i, start in enumerate(range(0, n_rows, chunk)):
+            rng = np.random.default_rng([seed, i])
+            m = min(chunk, n_rows - start)
+            yield centers[rng.choice(5, size=m, p=weights)] + rng.standard_normal((m, 4))
+
+    return chunks
+
+
+@pytest.mark.parametrize("n_rows", [pytest.param(10_000_000, marks=pytest.mark.slow), 1_000_000])
+def test_one_pass_of_a_stream_reaches_the_batch_likelihood(n_rows):
+    """partial_fit over one pass of the stream (batches of 100,000 rows) reaches a held-out
+    log-likelihood within 1% of batch variational EM on all of it (50 iterations)."""
+    import fastem
+
+    held_out = np.vstack(list(stream_of(100_000, seed=99)()))
+    kwargs = {"n_components": 8, "covariance_type": "full", "weight_concentration_prior": 0.01, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        batch = BayesianGaussianMixture(max_iter=50, **kwargs).fit(fastem.source(stream_of(n_rows, seed=1)))
+    online = BayesianGaussianMixture(total_samples=n_rows, **kwargs).partial_fit(
+        fastem.source(stream_of(n_rows, seed=1)))
+    assert online.n_steps_ == n_rows // 100_000
+    batch_score, online_score = batch.score(held_out), online.score(held_out)
+    assert abs(online_score - batch_score) <= 0.01 * abs(batch_score), (online_score, batch_score)
