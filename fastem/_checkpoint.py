@@ -27,6 +27,20 @@ FORMAT = "fastem-checkpoint"
 PARAM_ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
 
 
+class GaussianCodec:
+    """A run's Params as named float64 arrays and back (the Bayesian estimator has its
+    own codec for its posterior)."""
+
+    def __init__(self, covariance_type: str):
+        self.covariance_type = covariance_type
+
+    def arrays(self, params: Params) -> dict[str, np.ndarray]:
+        return {name: np.asarray(getattr(params, name), dtype=np.float64) for name in PARAM_ARRAYS}
+
+    def params(self, arrays: dict[str, np.ndarray]) -> Params:
+        return Params(self.covariance_type, *(arrays[name] for name in PARAM_ARRAYS))
+
+
 def settings_of(params: dict) -> dict:
     """Estimator parameters as JSON values (arrays as lists, objects by their type)."""
     out = {}
@@ -74,8 +88,8 @@ class FitState:
     best: EMResult | None
 
 
-def _params_arrays(prefix: str, params: Params) -> dict[str, np.ndarray]:
-    return {f"{prefix}_{name}": np.asarray(getattr(params, name), dtype=np.float64) for name in PARAM_ARRAYS}
+def _params_arrays(prefix: str, params, codec) -> dict[str, np.ndarray]:
+    return {f"{prefix}_{name}": a for name, a in codec.arrays(params).items()}
 
 
 def _result_header(result: EMResult) -> dict:
@@ -83,25 +97,29 @@ def _result_header(result: EMResult) -> dict:
             "n_iter": result.n_iter, "converged": result.converged}
 
 
-def save_state(path: Path, stamp: dict, state: FitState) -> None:
+def save_state(path: Path, stamp: dict, state: FitState, codec) -> None:
     name, keys, pos, has_gauss, cached = state.rng_state
     header = {"format": FORMAT, "format_version": 1, "fingerprint": stamp, "init_index": state.init_index,
               "finished": state.finished, "rng": [name, int(pos), int(has_gauss), float(cached)],
               "current": _result_header(state.current),
               "best": None if state.best is None else _result_header(state.best)}
-    arrays = {"rng_keys": np.asarray(keys, dtype=np.uint32), **_params_arrays("current", state.current.params)}
+    arrays = {"rng_keys": np.asarray(keys, dtype=np.uint32), **_params_arrays("current", state.current.params, codec)}
     if state.best is not None:
-        arrays.update(_params_arrays("best", state.best.params))
+        arrays.update(_params_arrays("best", state.best.params, codec))
     write_archive(Path(path), header, arrays)
 
 
-def _result(header: dict, arrays: dict, prefix: str, covariance_type: str) -> EMResult:
-    params = Params(covariance_type, *(arrays[f"{prefix}_{name}"] for name in PARAM_ARRAYS))
+def _result(header: dict, arrays: dict, prefix: str, codec) -> EMResult:
+    mine = {name[len(prefix) + 1:]: a for name, a in arrays.items() if name.startswith(f"{prefix}_")}
+    try:
+        params = codec.params(mine)
+    except KeyError as exc:
+        raise ModelFileError(f"the checkpoint's {prefix!r} run has no array {exc}: it is damaged") from None
     return EMResult(params, float(header["lower_bound"]), [float(v) for v in header["lower_bounds"]],
                     int(header["n_iter"]), bool(header["converged"]))
 
 
-def load_state(path: Path, stamp: dict, covariance_type: str) -> FitState | None:
+def load_state(path: Path, stamp: dict, codec) -> FitState | None:
     """The state in the checkpoint at path, or None if there is none. A checkpoint of
     other data or settings is an error (delete it to start afresh)."""
     path = Path(path)
@@ -114,6 +132,6 @@ def load_state(path: Path, stamp: dict, covariance_type: str) -> FitState | None
             "delete it to start this fit afresh"
         )
     name, pos, has_gauss, cached = header["rng"]
-    best = None if header["best"] is None else _result(header["best"], arrays, "best", covariance_type)
+    best = None if header["best"] is None else _result(header["best"], arrays, "best", codec)
     return FitState(int(header["init_index"]), (name, arrays["rng_keys"], pos, has_gauss, cached),
-                    _result(header["current"], arrays, "current", covariance_type), bool(header["finished"]), best)
+                    _result(header["current"], arrays, "current", codec), bool(header["finished"]), best)

@@ -703,11 +703,16 @@ def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float
 # ------------------------------------------------------------------------ EM
 @dataclass
 class EMResult:
+    """A run: its parameters (Params, or a variational Posterior), lower bound(s),
+    iterations, whether it converged, and the statistics of its last E-step where the
+    run keeps them (variational EM: partial_fit goes on from them)."""
+
     params: Params
     lower_bound: float
     lower_bounds: list[float]
     n_iter: int
     converged: bool
+    stats: Stats | None = field(default=None, compare=False, repr=False)
 
 
 def run_em(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checkpoint import FitState, fingerprint, load_state, save_state
+from ._checkpoint import FitState, GaussianCodec, fingerprint, load_state, save_state
 from ._engine import EMResult, Params, run_em
 
 
@@ -27,8 +27,8 @@ class EMSettings:
     tol: float
     max_iter: int
     reg_covar: float
-    on_collapse: str
-    collapse_threshold: float
+    on_collapse: str = "ignore"  # (GaussianMixture's; variational EM has no collapse)
+    collapse_threshold: float = 1.0
     verbose: int = 0
     verbose_interval: int = 10
 
@@ -42,17 +42,29 @@ def fit_runs(
     warm: EMResult | None = None,
     checkpoint: str | Path | None = None,
     fingerprint_settings: dict | None = None,
+    run: Callable | None = None,
+    codec=None,
 ) -> EMResult:
-    """The best of settings.n_init EM runs over the backend, each from make_initial(rng)
-    (or one run from warm's params). With a checkpoint path, the state is saved after
-    every iteration and a matching checkpoint is resumed; it is removed at the end."""
+    """The best of settings.n_init runs over the backend, each from make_initial(rng)
+    (or one run from warm's params). A run is EM (run_em) unless run(params,
+    lower_bound, lower_bounds, on_iteration) is given (variational EM), which must go on
+    from a resumed run's lower_bounds as run_em does; codec turns its params into
+    checkpoint arrays and back (default: GaussianCodec). With a checkpoint path, the
+    state is saved after every iteration and a matching checkpoint is resumed; it is
+    removed at the end."""
     say = _Printer(settings.verbose)
     eps = 10 * np.finfo(backend.dtype).eps
+    codec = codec or GaussianCodec(settings.covariance_type)
+    if run is None:
+        def run(params, lower_bound, lower_bounds, on_iteration):
+            return run_em(backend, params, tol=settings.tol, max_iter=settings.max_iter, reg_covar=settings.reg_covar,
+                          eps=eps, lower_bound=lower_bound, lower_bounds=lower_bounds, on_iteration=on_iteration,
+                          on_collapse=settings.on_collapse, collapse_threshold=settings.collapse_threshold)
     n_init = 1 if warm is not None else settings.n_init
     stamp = state = None
     if checkpoint is not None:
         stamp = fingerprint(backend, fingerprint_settings or {})
-        state = load_state(checkpoint, stamp, settings.covariance_type)
+        state = load_state(checkpoint, stamp, codec)
         if state is not None:
             rng.set_state(state.rng_state)
             say(1, f"Resuming from checkpoint {checkpoint}: initialization {state.init_index}, "
@@ -77,11 +89,8 @@ def fit_runs(
         else:
             on_iteration = say.iterations(settings.verbose_interval)
             if checkpoint is not None:
-                on_iteration = _saving(on_iteration, checkpoint, stamp, init, rng_after_init, best)
-            result = run_em(backend, params, tol=settings.tol, max_iter=settings.max_iter,
-                            reg_covar=settings.reg_covar, eps=eps, lower_bound=lower_bound, lower_bounds=lower_bounds,
-                            on_iteration=on_iteration, on_collapse=settings.on_collapse,
-                            collapse_threshold=settings.collapse_threshold)
+                on_iteration = _saving(on_iteration, checkpoint, stamp, init, rng_after_init, best, codec)
+            result = run(params, lower_bound, lower_bounds, on_iteration)
             word = "converged" if result.converged else "did not converge"
             say(1, f"Initialization {word}.",
                 f" time lapse {time.perf_counter() - start:.5f}s\t lower bound {result.lower_bound:.5f}.")
@@ -92,12 +101,12 @@ def fit_runs(
     return best
 
 
-def _saving(on_iteration, path, stamp, init, rng_state, best):
+def _saving(on_iteration, path, stamp, init, rng_state, best, codec):
     """on_iteration that also writes the fit's state to the checkpoint at path."""
 
     def write(run: EMResult, change: float, finished: bool) -> None:
         on_iteration(run, change, finished)
-        save_state(path, stamp, FitState(init, rng_state, run, finished, best))
+        save_state(path, stamp, FitState(init, rng_state, run, finished, best), codec)
 
     return write
 

@@ -41,6 +41,7 @@ from scipy.special import betaln, digamma, gammaln
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
+from ._checkpoint import settings_of
 from ._covariance import covariance, symmetric
 from ._engine import (
     LOG_2PI,
@@ -55,7 +56,7 @@ from ._engine import (
     precision_cholesky,
 )
 from ._init import CENTER_ROWS, initial_params
-from ._runs import _Printer
+from ._runs import EMSettings, fit_runs
 from ._threads import threads
 from .mixture import _PARAMETERS, InvalidParameterError, _BaseMixture, _is_real
 
@@ -72,7 +73,7 @@ def _array_like(v) -> bool:
 
 _SHARED = ("n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
            "warm_start", "verbose", "verbose_interval", "learning_decay", "learning_offset", "n_jobs", "chunk_size",
-           "progress")
+           "progress", "checkpoint")
 # parameter -> (test, what it must be), in scikit-learn's words for the priors
 _BAYESIAN_PARAMETERS = {
     **{name: _PARAMETERS[name] for name in _SHARED},
@@ -327,6 +328,33 @@ def data_moments(backend, covariance_type: str) -> tuple[np.ndarray, np.ndarray,
     return stats.shift[0] + delta, scatter, stats.weight
 
 
+class PosteriorCodec:
+    """A Posterior as named float64 arrays and back (checkpoints): weight_concentration
+    (dirichlet_distribution) or weight_concentration_a and _b (dirichlet_process),
+    mean_precision, means, degrees_of_freedom ((1,) for tied), covariances,
+    precisions_cholesky."""
+
+    def __init__(self, covariance_type: str, prior_type: str):
+        self.covariance_type, self.prior_type = covariance_type, prior_type
+
+    def arrays(self, post: Posterior) -> dict[str, np.ndarray]:
+        wc = post.weight_concentration
+        concentration = {"weight_concentration_a": wc[0], "weight_concentration_b": wc[1]} \
+            if self.prior_type == "dirichlet_process" else {"weight_concentration": wc}
+        named = {**concentration, "mean_precision": post.mean_precision, "means": post.means,
+                 "degrees_of_freedom": np.atleast_1d(post.degrees_of_freedom), "covariances": post.covariances,
+                 "precisions_cholesky": post.precisions_cholesky}
+        return {name: np.asarray(a, dtype=np.float64) for name, a in named.items()}
+
+    def params(self, arrays: dict[str, np.ndarray]) -> Posterior:
+        wc = (arrays["weight_concentration_a"], arrays["weight_concentration_b"]) \
+            if self.prior_type == "dirichlet_process" else arrays["weight_concentration"]
+        dof = arrays["degrees_of_freedom"]
+        return Posterior(self.covariance_type, wc, arrays["mean_precision"], arrays["means"],
+                         float(dof[0]) if self.covariance_type == "tied" else dof, arrays["covariances"],
+                         arrays["precisions_cholesky"])
+
+
 # ----------------------------------------------------------------------------- the estimator
 class BayesianGaussianMixture(_BaseMixture):
     """Variational Bayesian Gaussian mixture on fused, parallel Numba kernels.
@@ -381,6 +409,10 @@ class BayesianGaussianMixture(_BaseMixture):
         Rows per kernel call (None: about 16 MiB of X).
     progress : bool, default=False
         A progress bar for every pass.
+    checkpoint : path or None, default=None
+        Where fit keeps its state (the posterior, lower bounds, random state) after every
+        iteration; a fit started with an existing checkpoint of the same data and
+        settings resumes from it and ends with the same model as an uninterrupted fit.
 
     Attributes
     ----------
@@ -432,6 +464,7 @@ class BayesianGaussianMixture(_BaseMixture):
         n_jobs=None,
         chunk_size=None,
         progress=False,
+        checkpoint=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -456,6 +489,7 @@ class BayesianGaussianMixture(_BaseMixture):
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
         self.progress = progress
+        self.checkpoint = checkpoint
 
     # ----------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -508,7 +542,7 @@ class BayesianGaussianMixture(_BaseMixture):
         return priors, weight
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None):
         """Fit the variational posterior (n_init runs, the best lower bound kept).
 
         Parameters
@@ -518,6 +552,8 @@ class BayesianGaussianMixture(_BaseMixture):
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights, rescaled to mean 1.
+        checkpoint : path, default=None
+            Overrides the ``checkpoint`` parameter (as for ``fastem.GaussianMixture``).
 
         Returns
         -------
@@ -527,13 +563,13 @@ class BayesianGaussianMixture(_BaseMixture):
         """
         before = dict(self.__dict__)
         try:
-            return self._fit(X, sample_weight)
+            return self._fit(X, sample_weight, checkpoint if checkpoint is not None else self.checkpoint)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, checkpoint):
         self._check_params()
         warm = self.warm_start and hasattr(self, "converged_")
         backend = self._open(X, reset=not warm, sample_weight=sample_weight, min_samples=2)
@@ -547,27 +583,29 @@ class BayesianGaussianMixture(_BaseMixture):
         if n_samples < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                              f"n_samples = {n_samples}")
-        say = _Printer(self.verbose)
-        rng = check_random_state(self.random_state)
         eps = 10 * np.finfo(backend.dtype).eps
+        settings = EMSettings(self.covariance_type, self.n_init, self.tol, self.max_iter, self.reg_covar,
+                              verbose=self.verbose, verbose_interval=self.verbose_interval)
+        stamp_settings = settings_of({k: v for k, v in self.get_params().items()
+                                      if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             priors, total_weight = self._priors(backend)
-            previous = self._fitted_posterior() if warm else None
-            best = None
-            for init in range(1 if warm else self.n_init):
-                say(1, f"Initialization {init}")
-                if warm:
-                    post, bound = previous, self.lower_bound_
-                else:
-                    post, bound = self._initial_posterior(backend, priors, total_weight, rng), -np.inf
-                run, stats = self._run(backend, post, priors, bound, eps, say)
-                if best is None or self.max_iter == 0 or run.lower_bound > best.lower_bound \
-                        or best.lower_bound == -np.inf:
-                    best, best_stats = run, stats
+            previous = EMResult(self._fitted_posterior(), self.lower_bound_, [], 0, False) if warm else None
+
+            def make_initial(rng) -> Posterior:
+                return self._initial_posterior(backend, priors, total_weight, rng)
+
+            def run(post, bound, bounds, on_iteration) -> EMResult:
+                return self._run(backend, post, priors, bound, bounds, eps, on_iteration)
+
+            best = fit_runs(backend, settings, make_initial, check_random_state(self.random_state), warm=previous,
+                            checkpoint=checkpoint, fingerprint_settings=stamp_settings, run=run,
+                            codec=PosteriorCodec(self.covariance_type, self.weight_concentration_prior_type))
         if not best.converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different init parameters, "
                           "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning,
                           stacklevel=3)
+        best_stats = best.stats
         self._set_priors(priors)
         self._set_posterior(best.params, backend.dtype)
         self.converged_ = best.converged
@@ -593,7 +631,9 @@ class BayesianGaussianMixture(_BaseMixture):
         this is the natural-parameter step of stochastic variational inference. The first
         call on a new model takes the priors (the defaults from its first batch) and the
         initial posterior (init_params) from its first batch and takes that batch whole;
-        after ``fit`` on n rows, the first batch of b rows gets rho = b / (n + b).
+        after ``fit`` on n rows, the first batch of b rows gets rho = b / (n + b). A
+        loaded model (a file holds the posterior, not the statistics behind it) goes on
+        from its posterior and takes its first batch whole.
 
         Parameters
         ----------
@@ -617,6 +657,8 @@ class BayesianGaussianMixture(_BaseMixture):
 
     def _online_step(self, batch) -> None:
         state = getattr(self, "_stochastic", None)
+        if state is None and hasattr(self, "means_"):  # a loaded model: from its posterior, the batch taken whole
+            state = StochasticState()
         if state is None:  # a new stream: priors and posterior from its first batch
             if batch.count() < self.n_components:
                 raise ValueError(
@@ -654,23 +696,22 @@ class BayesianGaussianMixture(_BaseMixture):
         return variational_m_step(params.weights * total_weight, params.means, params.covariances, priors,
                                   self.covariance_type)
 
-    def _run(self, backend, post: Posterior, priors: Priors, bound: float, eps: float, say) -> EMResult:
-        """Variational EM from post until the lower bound changes by less than tol."""
-        bounds, converged, n_iter, stats = [], False, 0, None
-        on_iteration = say.iterations(self.verbose_interval)
-        for n_iter in range(1, self.max_iter + 1):
+    def _run(self, backend, post: Posterior, priors: Priors, bound: float, bounds: list, eps: float,
+             on_iteration) -> EMResult:
+        """Variational EM from post until the lower bound changes by less than tol (a
+        resumed run goes on after its len(bounds) iterations, as run_em does)."""
+        bounds, converged, n_iter, stats = list(bounds), False, len(bounds), None
+        for n_iter in range(len(bounds) + 1, self.max_iter + 1):
             previous = bound
             post, bound, stats = variational_pass(backend, post, priors, self.reg_covar, eps)
             bounds.append(bound)
             change = bound - previous
             converged = abs(change) < self.tol
-            on_iteration(EMResult(post, bound, bounds, n_iter, converged), change, converged)
+            on_iteration(EMResult(post, bound, list(bounds), n_iter, converged), change,
+                         converged or n_iter == self.max_iter)
             if converged:
                 break
-        if self.max_iter > 0:
-            word = "converged" if converged else "did not converge"
-            say(1, f"Initialization {word}.", f"\t lower bound {bound:.5f}.")
-        return EMResult(post, bound if self.max_iter > 0 else -np.inf, bounds, n_iter, converged), stats
+        return EMResult(post, bound, bounds, n_iter, converged, stats)
 
     # ----------------------------------------------------------------- the fitted model
     def _set_priors(self, priors: Priors) -> None:

@@ -464,3 +464,46 @@ def test_one_pass_of_a_stream_reaches_the_batch_likelihood(n_rows):
     assert online.n_steps_ == n_rows // 100_000
     batch_score, online_score = batch.score(held_out), online.score(held_out)
     assert abs(online_score - batch_score) <= 0.01 * abs(batch_score), (online_score, batch_score)
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_interrupted_fit_resumes_from_its_checkpoint(X, covariance_type, prior_type, tmp_path, monkeypatch):
+    """A fit stopped in its second run's fifth iteration resumes from the checkpoint to
+    bitwise the model of an uninterrupted fit; other data or settings are refused."""
+    from fastem import bayesian
+    from fastem._persist import read_archive
+
+    kwargs = {"n_components": 3, "covariance_type": covariance_type, "weight_concentration_prior_type": prior_type,
+              "random_state": 0, "tol": 0.0, "max_iter": 12, "n_init": 2, "init_params": "random"}
+    checkpoint = tmp_path / "fit.ckpt.npz"
+    calls, original = [], bayesian.variational_pass
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 12 + 5:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bayesian, "variational_pass", interrupted)
+    stopped = BayesianGaussianMixture(checkpoint=str(checkpoint), **kwargs)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit(X)
+    monkeypatch.undo()
+    assert not hasattr(stopped, "means_")
+    header, _ = read_archive(checkpoint, "checkpoint", "fastem-checkpoint")
+    assert (header["init_index"], header["current"]["n_iter"]) == (1, 4)
+    with pytest.raises(ValueError, match="other data or other parameters"):
+        BayesianGaussianMixture(**kwargs).fit(X * 2, checkpoint=str(checkpoint))
+    with pytest.raises(ValueError, match="other data or other parameters"):
+        BayesianGaussianMixture(**{**kwargs, "mean_precision_prior": 2.0}).fit(X, checkpoint=str(checkpoint))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        resumed = BayesianGaussianMixture(**kwargs).fit(X, checkpoint=str(checkpoint))
+        straight = BayesianGaussianMixture(**kwargs).fit(X)
+    assert len(calls) == 12 + 5
+    for name in ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(straight, name), err_msg=name)
+    for a, b in zip(concentrations(resumed), concentrations(straight), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.lower_bounds_ == straight.lower_bounds_
+    assert not checkpoint.exists()  # removed once the fit completed
