@@ -1,23 +1,52 @@
 """Saving and loading models: a documented .npz file that loading never executes.
 
-Format (version 2): a NumPy .npz archive (an uncompressed zip of .npy arrays, as np.savez
-writes it), holding
-    header                  uint8 array: UTF-8 JSON text, see below
-    weights                 (K,) float64
-    means                   (K, D) float64
-    covariances             covariance_type's shape, float64
-    precisions_cholesky     the same shape, float64
+Format (version 3): a NumPy .npz archive (an uncompressed zip of .npy arrays, as np.savez
+writes it) of a JSON header and float64 arrays. Every array is the float64 value the fit
+computed, also for a float32 model (loading rounds it to the model's dtype).
+
+The JSON header (the array ``header``: uint8, UTF-8 JSON text): {"format":
+"fastem-model", "format_version": 3, "fastem_version": ..., "estimator":
+"GaussianMixture" or "BayesianGaussianMixture", "params": the constructor parameters
+(JSON values; an array parameter is an array of the file instead, see below),
+"attributes": {"converged_", "n_iter_", "lower_bound_", "lower_bounds_",
+"n_features_in_", "dtype" ("float32" or "float64": the fitted attributes' type),
+"feature_names_in_" (a list of n_features_in_ strings, or null), and for a
+BayesianGaussianMixture the priors as fitted: "weight_concentration_prior_",
+"mean_precision_prior_", "degrees_of_freedom_prior_" (floats), and for a spherical one
+"covariance_prior_" (a float)}, "sha256": {array name: hex digest of its bytes}}.
+
+A GaussianMixture file holds the arrays (K components, D = n_features_in_)
+    weights                 (K,)
+    means                   (K, D)
+    covariances             covariance_type's shape: (K, D, D) full, (D, D) tied,
+                            (K, D) diag, (K,) spherical
+    precisions_cholesky     the same shape
     weights_init, means_init, precisions_init   when those parameters were given
-The JSON header: {"format": "fastem-model", "format_version": 1, "fastem_version": ...,
-"params": the constructor parameters (JSON values), "attributes": {"converged_",
-"n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_", "dtype" ("float32" or
-"float64": the fitted attributes' type), "feature_names_in_" (a list of n_features_in_
-strings, or null)}, "sha256": {array name: hex digest of its bytes}}. The arrays are the
-float64 parameters EM computed, also for a float32 model (loading rounds them to its
-dtype). Version 1 files, without "dtype" and "feature_names_in_", load as float64
-models without names. The file is written to a temporary name beside the target (whose
-folder must exist) and renamed over it only when complete, so an interrupted save never
-leaves a half-written model, and an existing model is replaced only by a whole one.
+(not in "params" then).
+
+A BayesianGaussianMixture file holds the variational posterior (scikit-learn's
+attributes without their trailing underscore; K = n_components)
+    means                   (K, D)
+    covariances             covariance_type's shape, as above
+    precisions_cholesky     the same shape
+    mean_precision          (K,)
+    degrees_of_freedom      (K,); tied: (1,), its one value
+    weight_concentration_a, weight_concentration_b   (K,) each, the Beta parameters of
+                            weight_concentration_prior_type "dirichlet_process"
+    weight_concentration    (K,), for "dirichlet_distribution"
+and the priors as fitted
+    mean_prior_             (D,)
+    covariance_prior_       (D, D) full and tied, (D,) diag (spherical: an attribute)
+and, when the constructor parameters mean_prior and covariance_prior are arrays,
+    param_mean_prior, param_covariance_prior   (those parameters, absent from "params")
+weights_ and precisions_ are not stored: loading derives them from weight_concentration
+(``fastem.bayesian.posterior_weights``) and precisions_cholesky as fit does.
+
+Versions 1 and 2 (no "estimator") are GaussianMixture files and still load; version 1
+files, without "dtype" and "feature_names_in_", load as float64 models without names.
+The file is written to a temporary name beside the target (whose folder must exist) and
+renamed over it only when complete, so an interrupted save never leaves a half-written
+model, and an existing model is replaced only by a whole one.
 
 Reading treats the file as untrusted input. ``read_archive`` opens only a regular file
 (a directory, FIFO or device is refused before it is opened, and opened without
@@ -27,7 +56,7 @@ member holds (so no member can make the reader allocate more than the file's siz
 every array must match its checksum. Checksums detect accidents only (anyone can
 recompute them): ``fastem.load`` (``_load``) then checks the header's types and every
 array's dtype, shape and values before it builds an estimator, and refuses (does not
-ignore) arrays and header entries that format version 1 does not describe.
+ignore) arrays and header entries that the file's format version does not describe.
 """
 
 from __future__ import annotations
@@ -35,6 +64,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import stat
 import struct
@@ -46,10 +76,21 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "fastem-model"
-FORMAT_VERSION = 2
-ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
+FORMAT_VERSION = 3
+ESTIMATORS = ("GaussianMixture", "BayesianGaussianMixture")
+ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")  # a GaussianMixture's
 INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
-HEADER_KEYS = ("format", "format_version", "fastem_version", "params", "attributes", "sha256")
+HEADER_KEYS = ("format", "format_version", "fastem_version", "params", "attributes", "sha256")  # versions 1, 2
+HEADER_KEYS_3 = (*HEADER_KEYS, "estimator")
+# a BayesianGaussianMixture's arrays: the posterior, its weight concentration by prior
+# type, the priors as fitted (covariance_prior_ is an attribute for spherical), and the
+# array constructor parameters
+POSTERIOR_ARRAYS = ("means", "covariances", "precisions_cholesky", "mean_precision", "degrees_of_freedom")
+WEIGHT_CONCENTRATION_ARRAYS = {"dirichlet_process": ("weight_concentration_a", "weight_concentration_b"),
+                               "dirichlet_distribution": ("weight_concentration",)}
+PRIOR_ARRAYS = ("mean_prior_", "covariance_prior_")
+PARAM_ARRAYS = {"mean_prior": "param_mean_prior", "covariance_prior": "param_covariance_prior"}
+PRIOR_ATTRIBUTES = ("weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_")
 NUMERIC_KINDS = "biufc"  # the dtype kinds an archive may hold (bool, int, uint, float, complex)
 
 
@@ -242,23 +283,20 @@ def _describe(value) -> str:
 def save(model, path) -> Path:
     """Write the fitted model to path (.npz is appended if missing); returns the path."""
     from . import __version__
+    from .bayesian import BayesianGaussianMixture
 
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    fitted = model._fitted_params()  # float64, as EM computed it, for a float32 model too
-    arrays = dict(zip(ARRAYS, (fitted.weights, fitted.means, fitted.covariances, fitted.precisions_cholesky),
-                      strict=True))
-    params = model.get_params()
+    bayesian = isinstance(model, BayesianGaussianMixture)
+    params, attributes, arrays = (_bayesian_contents if bayesian else _gaussian_contents)(model)
     names = getattr(model, "feature_names_in_", None)
-    for name in INIT_ARRAYS:
-        if params.get(name) is not None:
-            arrays[name] = params[name]
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fastem_version": __version__,
-        "params": {k: _json_value(v) for k, v in params.items() if k not in INIT_ARRAYS},
+        "estimator": ESTIMATORS[bayesian],
+        "params": params,
         "attributes": {
             "converged_": bool(model.converged_),
             "n_iter_": int(model.n_iter_),
@@ -267,16 +305,57 @@ def save(model, path) -> Path:
             "n_features_in_": int(model.n_features_in_),
             "dtype": "float32" if model.means_.dtype == np.float32 else "float64",  # as _set_params makes it
             "feature_names_in_": None if names is None else [str(n) for n in names],
+            **attributes,
         },
     }
     return write_archive(path, header, {name: np.asarray(a, dtype=np.float64) for name, a in arrays.items()})
 
 
+def _gaussian_contents(model) -> tuple[dict, dict, dict]:
+    """(params, attributes beyond the shared ones, arrays) of a GaussianMixture."""
+    fitted = model._fitted_params()  # float64, as EM computed it, for a float32 model too
+    arrays = dict(zip(ARRAYS, (fitted.weights, fitted.means, fitted.covariances, fitted.precisions_cholesky),
+                      strict=True))
+    params = model.get_params()
+    for name in INIT_ARRAYS:
+        if params.get(name) is not None:
+            arrays[name] = params[name]
+    return {k: _json_value(v) for k, v in params.items() if k not in INIT_ARRAYS}, {}, arrays
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _bayesian_contents(model) -> tuple[dict, dict, dict]:
+    """(params, the priors as attributes, arrays) of a BayesianGaussianMixture."""
+    post = model._fitted_posterior()  # float64, as the fit computed it, for a float32 model too
+    wc = post.weight_concentration
+    arrays = dict(zip(WEIGHT_CONCENTRATION_ARRAYS[model.weight_concentration_prior_type],
+                      wc if isinstance(wc, tuple) else (wc,), strict=True))
+    arrays |= {"means": post.means, "covariances": post.covariances, "precisions_cholesky": post.precisions_cholesky,
+               "mean_precision": post.mean_precision, "degrees_of_freedom": np.atleast_1d(post.degrees_of_freedom),
+               "mean_prior_": model.mean_prior_}
+    attributes = {name: float(getattr(model, name)) for name in PRIOR_ATTRIBUTES}
+    if model.covariance_type == "spherical":
+        attributes["covariance_prior_"] = float(model.covariance_prior_)
+    else:
+        arrays["covariance_prior_"] = model.covariance_prior_
+    params = {}
+    for name, value in model.get_params().items():
+        if name in PARAM_ARRAYS and value is not None and not _is_number(value):
+            arrays[PARAM_ARRAYS[name]] = value  # an array parameter
+        else:
+            params[name] = _json_value(value)
+    return params, attributes, arrays
+
+
 def read_model(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """(header, arrays) of a model file: the archive checked (read_archive) and its format
-    version one this fastem reads. fastem.load checks the rest."""
+    """(header, arrays) of a model file: the archive checked (read_archive), its format
+    version one this fastem reads, its estimator (``estimator_of``) one it knows, and a
+    GaussianMixture's arrays all there. fastem.load checks the rest."""
     path = Path(path)
-    header, contents = read_archive(path, "model", FORMAT, ARRAYS)
+    header, contents = read_archive(path, "model", FORMAT)
     version = header.get("format_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         written = header.get("fastem_version")
@@ -288,4 +367,25 @@ def read_model(path) -> tuple[dict, dict[str, np.ndarray]]:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"{path}: the model header's 'format_version' must be an int from 1 to "
                              f"{FORMAT_VERSION}, got {_describe(version)}")
+    if version < 3 and "estimator" in header:
+        raise ModelFileError(f"{path}: the model header has an unknown entry 'estimator' (a format version {version} "
+                             "file is a GaussianMixture's and names none; version 3 added it)")
+    if version >= 3:
+        estimator = header.get("estimator")
+        known = " or ".join(repr(name) for name in ESTIMATORS)
+        if "estimator" not in header:
+            raise ModelFileError(f"{path}: the model header has no 'estimator' (format version {version} names "
+                                 f"the estimator: {known})")
+        if estimator not in ESTIMATORS:  # a str that is not one, or not a str at all
+            raise ModelFileError(f"{path}: the model header's 'estimator' must be {known}, got "
+                                 f"{_describe(estimator)}")
+    if estimator_of(header) == "GaussianMixture":
+        missing = sorted(set(ARRAYS) - contents.keys())
+        if missing:
+            raise ModelFileError(f"{path}: the model is incomplete: array {missing[0]!r} is missing")
     return header, contents
+
+
+def estimator_of(header: dict) -> str:
+    """The estimator a header (format version checked by read_model) describes."""
+    return header["estimator"] if header["format_version"] >= 3 else "GaussianMixture"

@@ -1,7 +1,14 @@
 """The fastem command: fit, predict, score, sample, info, select and demo.
 
+``fastem fit`` fits a GaussianMixture, or with ``--bayesian`` a BayesianGaussianMixture
+(variational; ``--weight-concentration-prior-type`` and ``--weight-concentration-prior``
+set its prior on the weights, and -k is an upper bound: components the data does not
+need are left with ~0 weight). predict, score, sample and info take either kind of model
+file; select fits GaussianMixture only (it compares K by BIC or AIC).
+
 User errors (a missing file, a bad option, bad data) print one line to stderr and
-exit with status 1 (2 for a malformed command line), never a traceback.
+exit with status 1 (2 for a malformed command line, such as an option the command does
+not take with the others given), never a traceback.
 
 For scripts:
 
@@ -9,17 +16,27 @@ For scripts:
   else. Numbers are JSON numbers; a non-finite one (the -inf lower bound of an empty
   fit) is null. The keys:
 
-  fit     n_components, covariance_type, n_samples, n_features, dtype, feature_names
-          (null if the data has none), n_iter, converged, lower_bound (log-likelihood per
-          row, before the last M-step), n_parameters, bic, seconds, model (the path
-          written by -o, else null)
+  fit     estimator ("GaussianMixture"), n_components, covariance_type, n_samples,
+          n_features, dtype, feature_names (null if the data has none), n_iter, converged,
+          lower_bound (log-likelihood per row, before the last M-step), n_parameters, bic,
+          seconds, model (the path written by -o, else null)
+  fit --bayesian
+          estimator ("BayesianGaussianMixture"), n_components, covariance_type,
+          weight_concentration_prior_type, weight_concentration_prior (the prior used),
+          n_samples, n_features, dtype, feature_names, n_iter, converged, lower_bound
+          (the variational lower bound of all the rows, scikit-learn's), weights (a
+          list), effective_components (components of weight above 1%), seconds, model
   score   n_samples, n_parameters, log_likelihood_per_row, log_likelihood_total, bic, aic
+          (a BayesianGaussianMixture: n_samples, log_likelihood_per_row and
+          log_likelihood_total; BIC and AIC count a GaussianMixture's parameters)
   select  criterion ("bic" or "aic"), n_samples, fits (one object per K: k, n_iter,
           converged, n_parameters, log_likelihood_per_row, log_likelihood_total, bic,
           aic), best_k, model (the path written by -o, else null)
-  info    model (the file), n_components (components in the model), covariance_type,
-          n_features, n_parameters, dtype, feature_names (null if the model has none),
-          weights (a list), means (a list of rows), converged, n_iter, lower_bound
+  info    model (the file), estimator, n_components (components in the model),
+          covariance_type, n_features, n_parameters, dtype, feature_names (null if the
+          model has none), weights (a list), means (a list of rows), converged, n_iter,
+          lower_bound; a BayesianGaussianMixture: weight_concentration_prior_type and
+          effective_components instead of n_parameters
 
 - ``-q`` (every command) turns off progress and the messages about files written
   ("wrote ... to ..."); results (fit's summary with the model path, score's numbers,
@@ -60,6 +77,10 @@ from ._covariance import COVARIANCE_TYPES
 
 OUTPUT_SUFFIXES = (".npy", ".parquet", ".csv")
 CSV_BLOCK_ROWS = 65_536  # rows per block when writing .csv
+EFFECTIVE_WEIGHT = 0.01  # a Bayesian model's effective components: those of a weight above this
+PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+BAYESIAN_OPTIONS = {"weight_concentration_prior_type": "--weight-concentration-prior-type",
+                    "weight_concentration_prior": "--weight-concentration-prior"}
 
 
 def _source_options(args) -> dict:
@@ -175,20 +196,39 @@ def _output_target(output: str) -> Path:
 
 # ---------------------------------------------------------------------- fitting
 def _estimator(args, k: int):
+    from .bayesian import BayesianGaussianMixture
     from .mixture import GaussianMixture
 
-    return GaussianMixture(
-        k,
-        covariance_type=args.covariance,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        n_init=args.n_init,
-        init_params=args.init,
-        random_state=args.seed,
-        chunk_size=args.chunk_size,
-        n_jobs=args.threads,
-        progress=not args.quiet,
-    )
+    options = {"covariance_type": args.covariance, "max_iter": args.max_iter, "tol": args.tol, "n_init": args.n_init,
+               "init_params": args.init, "random_state": args.seed, "chunk_size": args.chunk_size,
+               "n_jobs": args.threads, "progress": not args.quiet}
+    if not getattr(args, "bayesian", False):
+        return GaussianMixture(k, **options)
+    return BayesianGaussianMixture(
+        k, weight_concentration_prior_type=args.weight_concentration_prior_type or "dirichlet_process",
+        weight_concentration_prior=args.weight_concentration_prior, **options)
+
+
+def _is_bayesian(gm) -> bool:
+    from .bayesian import BayesianGaussianMixture
+
+    return isinstance(gm, BayesianGaussianMixture)
+
+
+def _effective(gm) -> int:
+    """A Bayesian model's components of a weight above EFFECTIVE_WEIGHT."""
+    return int(np.sum(np.asarray(gm.weights_, dtype=np.float64) > EFFECTIVE_WEIGHT))
+
+
+def _check_fit_options(args) -> str | None:
+    """What is wrong with fit's or select's combination of options (a command-line error), or None."""
+    given = [option for name, option in BAYESIAN_OPTIONS.items() if getattr(args, name, None) is not None]
+    if args.command == "select" and (args.bayesian or given):
+        return (f"select fits GaussianMixture only (it compares K by BIC or AIC), not {(given or ['--bayesian'])[0]}: "
+                "for a Bayesian mixture use fit --bayesian, with -k an upper bound on the components")
+    if given and not args.bayesian:
+        return f"{given[0]} applies to a Bayesian mixture: add --bayesian"
+    return None
 
 
 def _fit(args, k: int, data):
@@ -211,8 +251,18 @@ def _feature_names(gm) -> list[str] | None:
 
 def _fit_record(gm, data, seconds: float, model: Path | None) -> dict:
     n = data.count_rows()
+    if _is_bayesian(gm):
+        return {
+            "estimator": "BayesianGaussianMixture", "n_components": gm.n_components,
+            "covariance_type": gm.covariance_type, "weight_concentration_prior_type": gm.weight_concentration_prior_type,
+            "weight_concentration_prior": float(gm.weight_concentration_prior_), "n_samples": n,
+            "n_features": data.n_features, "dtype": str(np.dtype(data.dtype)), "feature_names": _feature_names(gm),
+            "n_iter": gm.n_iter_, "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
+            "weights": gm.weights_, "effective_components": _effective(gm), "seconds": seconds, "model": model,
+        }
     return {
-        "n_components": gm.n_components, "covariance_type": gm.covariance_type, "n_samples": n,
+        "estimator": "GaussianMixture", "n_components": gm.n_components, "covariance_type": gm.covariance_type,
+        "n_samples": n,
         "n_features": data.n_features, "dtype": str(np.dtype(data.dtype)), "feature_names": _feature_names(gm),
         "n_iter": gm.n_iter_, "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
         "n_parameters": gm.n_parameters(), "bic": _bic(gm, n), "seconds": seconds, "model": model,
@@ -222,6 +272,17 @@ def _fit_record(gm, data, seconds: float, model: Path | None) -> dict:
 def _summary(gm, data, seconds: float) -> str:
     n = data.count_rows()
     per_iter = seconds / max(gm.n_iter_, 1)
+    if _is_bayesian(gm):
+        return (
+            f"fitted BayesianGaussianMixture K={gm.n_components} {gm.covariance_type} "
+            f"({gm.weight_concentration_prior_type} prior, weight concentration {gm.weight_concentration_prior_:.4g}) "
+            f"on {n:,} rows x {data.n_features} features ({data.dtype})\n"
+            f"  iterations      {gm.n_iter_} ({'converged' if gm.converged_ else 'NOT converged'})\n"
+            f"  lower bound     {gm.lower_bound_:.6g} (variational, of all the rows)\n"
+            f"  effective       {_effective(gm)} of {gm.n_components} components have a weight above "
+            f"{EFFECTIVE_WEIGHT:.0%}\n"
+            f"  time            {seconds:.2f} s, {per_iter:.3f} s per iteration (initialisation included)"
+        )
     return (
         f"fitted K={gm.n_components} {gm.covariance_type} on {n:,} rows x {data.n_features} features ({data.dtype})\n"
         f"  iterations      {gm.n_iter_} ({'converged' if gm.converged_ else 'NOT converged'})\n"
@@ -267,10 +328,14 @@ def cmd_predict(args) -> None:
 
 def _criteria(gm, data) -> dict:
     """n_samples, n_parameters, the log-likelihood (per row and in all, summed in float64)
-    and BIC and AIC of gm on data (one pass, memory independent of the rows)."""
+    and BIC and AIC of gm on data (one pass, memory independent of the rows); of a
+    Bayesian model, n_samples and the log-likelihood only."""
     per_row = gm.score(data)
-    n, p = data.count_rows(), gm.n_parameters()
+    n = data.count_rows()
     total = per_row * n
+    if _is_bayesian(gm):
+        return {"n_samples": n, "log_likelihood_per_row": total / n, "log_likelihood_total": total}
+    p = gm.n_parameters()
     return {"n_samples": n, "n_parameters": p, "log_likelihood_per_row": total / n, "log_likelihood_total": total,
             "bic": -2 * total + p * math.log(n), "aic": -2 * total + 2 * p}
 
@@ -278,14 +343,15 @@ def _criteria(gm, data) -> dict:
 def cmd_score(args) -> None:
     gm = _load_for_data(args)
     record = _criteria(gm, _open(args))
-    n, total, bic, aic = (record[k] for k in ("n_samples", "log_likelihood_total", "bic", "aic"))
+    n, total = record["n_samples"], record["log_likelihood_total"]
     if args.json:
         _print_json(record)
         return
     print(f"rows            {n:,}")
     print(f"log-likelihood  {total / n:.6f} per row, {total:.6g} in all")
-    print(f"BIC             {bic:.6g}")
-    print(f"AIC             {aic:.6g}")
+    if "bic" in record:
+        print(f"BIC             {record['bic']:.6g}")
+        print(f"AIC             {record['aic']:.6g}")
 
 
 def cmd_sample(args) -> None:
@@ -306,18 +372,32 @@ def cmd_info(args) -> None:
     gm = _load(args.model)
     k, d = gm.means_.shape
     names = _feature_names(gm)
+    bayesian = _is_bayesian(gm)
     if args.json:
-        _print_json({
-            "model": args.model, "n_components": k, "covariance_type": gm.covariance_type, "n_features": d,
-            "n_parameters": gm.n_parameters(), "dtype": str(gm.means_.dtype), "feature_names": names,
-            "weights": gm.weights_, "means": gm.means_, "converged": bool(gm.converged_), "n_iter": gm.n_iter_,
-            "lower_bound": float(gm.lower_bound_),
-        })
+        record = {"model": args.model, "estimator": type(gm).__name__, "n_components": k,
+                  "covariance_type": gm.covariance_type}
+        if bayesian:
+            record["weight_concentration_prior_type"] = gm.weight_concentration_prior_type
+        record["n_features"] = d
+        if not bayesian:
+            record["n_parameters"] = gm.n_parameters()
+        record |= {"dtype": str(gm.means_.dtype), "feature_names": names, "weights": gm.weights_, "means": gm.means_}
+        if bayesian:
+            record["effective_components"] = _effective(gm)
+        _print_json(record | {"converged": bool(gm.converged_), "n_iter": gm.n_iter_,
+                              "lower_bound": float(gm.lower_bound_)})
         return
     print(f"model           {args.model}")
-    print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {gm.n_parameters()} parameters")
-    print(f"fit             {gm.n_iter_} iterations, {'converged' if gm.converged_ else 'not converged'}, "
-          f"log-likelihood {gm.lower_bound_:.6f} per row")
+    converged = "converged" if gm.converged_ else "not converged"
+    if bayesian:
+        print(f"estimator       BayesianGaussianMixture ({gm.weight_concentration_prior_type} prior)")
+        print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {_effective(gm)} effective "
+              f"(weight above {EFFECTIVE_WEIGHT:.0%})")
+        print(f"fit             {gm.n_iter_} iterations, {converged}, lower bound {gm.lower_bound_:.6g}")
+    else:
+        print("estimator       GaussianMixture")
+        print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {gm.n_parameters()} parameters")
+        print(f"fit             {gm.n_iter_} iterations, {converged}, log-likelihood {gm.lower_bound_:.6f} per row")
     print(f"dtype           {gm.means_.dtype}")
     if names is not None:
         print(f"features        {', '.join(names)}")
@@ -398,13 +478,17 @@ def cmd_demo(args) -> None:
 
 QUIET_HELP = "no progress and no messages about files written (results, warnings and errors still print)"
 JSON_HELP = {
-    "fit": "print one JSON object: n_components, covariance_type, n_samples, n_features, dtype, feature_names, "
-           "n_iter, converged, lower_bound, n_parameters, bic, seconds, model",
-    "score": "print one JSON object: n_samples, n_parameters, log_likelihood_per_row, log_likelihood_total, bic, aic",
+    "fit": "print one JSON object: estimator, n_components, covariance_type, n_samples, n_features, dtype, "
+           "feature_names, n_iter, converged, lower_bound, n_parameters, bic, seconds, model (with --bayesian: "
+           "weight_concentration_prior_type, weight_concentration_prior, weights and effective_components instead of "
+           "n_parameters and bic)",
+    "score": "print one JSON object: n_samples, n_parameters, log_likelihood_per_row, log_likelihood_total, bic, aic "
+             "(a Bayesian model: n_samples and the log-likelihoods)",
     "select": "print one JSON object: criterion, n_samples, fits (k, n_iter, converged, n_parameters, "
               "log_likelihood_per_row, log_likelihood_total, bic, aic), best_k, model",
-    "info": "print one JSON object: model, n_components, covariance_type, n_features, n_parameters, dtype, "
-            "feature_names, weights, means, converged, n_iter, lower_bound",
+    "info": "print one JSON object: model, estimator, n_components, covariance_type, n_features, n_parameters, "
+            "dtype, feature_names, weights, means, converged, n_iter, lower_bound (a Bayesian model: "
+            "weight_concentration_prior_type and effective_components instead of n_parameters)",
 }
 EPILOG = ("Progress goes to stderr: a bar on a terminal, one plain line per pass otherwise; "
           "FASTEM_PROGRESS=bar, lines or off chooses. Warnings print on stderr as 'fastem: warning: ...', "
@@ -417,14 +501,41 @@ def _add_common_options(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument("--json", action="store_true", help=JSON_HELP[command])
 
 
-def _add_fit_options(p: argparse.ArgumentParser) -> None:
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _add_fit_options(p: argparse.ArgumentParser, bayesian: bool = False) -> None:
     p.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help="covariance type (default full)")
     p.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
-    p.add_argument("--tol", type=float, default=1e-3, help="stop when the log-likelihood per row changes less (1e-3)")
+    p.add_argument("--tol", type=float, default=1e-3,
+                   help="stop when the log-likelihood per row (--bayesian: the lower bound) changes less (default 1e-3)"
+                   if bayesian else "stop when the log-likelihood per row changes less (1e-3)")
     p.add_argument("--n-init", type=int, default=1, help="initialisations, the best kept (default 1)")
     p.add_argument("--init", choices=("kmeans", "k-means++", "random", "random_from_data"), default="kmeans")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+
+
+def _add_bayesian_options(p: argparse.ArgumentParser, hidden: bool = False) -> None:
+    """fit's --bayesian and its prior options; hidden (select): parsed only to be refused clearly."""
+    def text(words: str) -> str:
+        return argparse.SUPPRESS if hidden else words
+
+    p.add_argument("--bayesian", action="store_true",
+                   help=text("fit a BayesianGaussianMixture (variational Bayes): -k is an upper bound, components "
+                             "the data does not need get ~0 weight"))
+    p.add_argument("--weight-concentration-prior-type", choices=PRIOR_TYPES, default=None,
+                   help=text("with --bayesian: the prior on the weights (default dirichlet_process)"))
+    p.add_argument("--weight-concentration-prior", type=_positive_float, default=None, metavar="FLOAT",
+                   help=text("with --bayesian: its concentration, > 0; smaller leaves fewer components with weight "
+                             "(default 1 / K)"))
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -448,13 +559,14 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".", epilog=EPILOG)
 
-    p = command("fit", "fit a mixture to a data file")
+    p = command("fit", "fit a mixture (or with --bayesian a Bayesian mixture) to a data file")
     _add_data_options(p)
-    p.add_argument("-k", type=int, required=True, help="number of components")
-    _add_fit_options(p)
+    p.add_argument("-k", type=int, required=True, help="number of components (--bayesian: at most)")
+    _add_fit_options(p, bayesian=True)
+    _add_bayesian_options(p)
     _add_common_options(p, "fit")
     p.add_argument("-o", "--output", help="write the model here (.npz; its folder must exist)")
-    p.set_defaults(run=cmd_fit)
+    p.set_defaults(run=cmd_fit, check=_check_fit_options, parser=p)
 
     p = command("predict", "component labels (or probabilities) of every row")
     p.add_argument("model")
@@ -483,14 +595,15 @@ def parser() -> argparse.ArgumentParser:
     _add_common_options(p, "info")
     p.set_defaults(run=cmd_info)
 
-    p = command("select", "fit a range of K and pick the best by BIC or AIC")
+    p = command("select", "fit a GaussianMixture for a range of K and pick the best by BIC or AIC")
     _add_data_options(p)
     p.add_argument("-k", type=_k_range, required=True, help="K values: LO..HI or K1,K2,...")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     _add_fit_options(p)
+    _add_bayesian_options(p, hidden=True)
     _add_common_options(p, "select")
     p.add_argument("-o", "--output", help="write the best model here (.npz; its folder must exist)")
-    p.set_defaults(run=cmd_select)
+    p.set_defaults(run=cmd_select, check=_check_fit_options, parser=p)
 
     p = command("demo", "fit a built-in dataset of a known mixture and compare with scikit-learn")
     p.add_argument("--rows", type=_positive, default=3_000_000, help="rows of the built-in dataset (default 3,000,000)")
@@ -505,6 +618,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    problem = args.check(args) if getattr(args, "check", None) else None
+    if problem:
+        args.parser.error(problem)  # exits with status 2, as argparse does
     args.warnings = _Warnings()
     try:
         with warnings.catch_warnings():

@@ -209,8 +209,10 @@ def test_fit_json_is_the_model_written(files, tmp_path):
     out = ok("fit", files / "x.npy", "-k", 3, "--covariance", "diag", "-q", "--json", "-o", tmp_path / "m")
     record = json.loads(out)  # the whole of stdout
     gm = lib.load(tmp_path / "m.npz")
-    assert set(record) == {"n_components", "covariance_type", "n_samples", "n_features", "dtype", "feature_names",
-                           "n_iter", "converged", "lower_bound", "n_parameters", "bic", "seconds", "model"}
+    assert set(record) == {"estimator", "n_components", "covariance_type", "n_samples", "n_features", "dtype",
+                           "feature_names", "n_iter", "converged", "lower_bound", "n_parameters", "bic", "seconds",
+                           "model"}
+    assert record["estimator"] == "GaussianMixture"
     assert record["model"] == str(tmp_path / "m.npz")
     assert record["n_iter"] == gm.n_iter_
     assert record["converged"] is bool(gm.converged_)
@@ -272,7 +274,8 @@ def test_info_json_is_the_models_content(model):
     gm = lib.load(model)
     names = getattr(gm, "feature_names_in_", None)
     assert record == {
-        "model": str(model), "n_components": 3, "covariance_type": "full", "n_features": 3,
+        "model": str(model), "estimator": "GaussianMixture", "n_components": 3, "covariance_type": "full",
+        "n_features": 3,
         "n_parameters": gm.n_parameters(), "dtype": str(gm.means_.dtype),
         "feature_names": None if names is None else list(names), "weights": gm.weights_.tolist(),
         "means": gm.means_.tolist(), "converged": bool(gm.converged_), "n_iter": gm.n_iter_,
@@ -502,3 +505,153 @@ def test_predict_checks_the_column_names_of_the_fit(files, tmp_path):
     assert "Feature names seen at fit time, yet now missing: - c" in err
     ok("predict", tmp_path / "m.npz", files / "x.csv", "-q", "-o", tmp_path / "l.npy")  # a CSV of the same names
     assert sorted(os.listdir(tmp_path)) == ["l.npy", "m.npz"]
+
+
+# ---------------------------------------------------------------------- fit --bayesian
+def _bayesian(data, k, **kwargs):
+    """The library's BayesianGaussianMixture of what fit --bayesian -k k fits (seed 0)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return lib.BayesianGaussianMixture(k, **{"random_state": 0, **kwargs}).fit(data)
+
+
+def _effective(model) -> int:
+    return int(np.sum(np.asarray(model.weights_, dtype=np.float64) > 0.01))
+
+
+def test_fit_bayesian_reports_and_saves_the_model(files, data, tmp_path):
+    out = ok("fit", files / "x.npy", "-k", 5, "--bayesian", "--max-iter", 100, "-q", "-o", tmp_path / "b.npz")
+    model = lib.load(tmp_path / "b.npz")
+    assert type(model) is lib.BayesianGaussianMixture
+    assert model.get_params()["progress"] is False
+    same = _bayesian(data, 5, max_iter=100)
+    np.testing.assert_allclose(model.means_, same.means_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.weights_, same.weights_, rtol=1e-10, atol=1e-12)
+    assert model.n_iter_ == same.n_iter_
+    lines = out.splitlines()
+    assert lines[0] == ("fitted BayesianGaussianMixture K=5 full (dirichlet_process prior, weight concentration 0.2) "
+                        "on 3,000 rows x 3 features (float64)")
+    assert lines[1] == f"  iterations      {model.n_iter_} ({'converged' if model.converged_ else 'NOT converged'})"
+    assert lines[2] == f"  lower bound     {model.lower_bound_:.6g} (variational, of all the rows)"
+    assert lines[3] == f"  effective       {_effective(model)} of 5 components have a weight above 1%"
+    assert _effective(model) == 3  # the data's three blobs
+    assert lines[4].startswith("  time            ")
+    assert lines[5] == f"  model           {tmp_path / 'b.npz'}"
+    assert "BIC" not in out
+
+
+def test_fit_bayesian_json_is_the_model_written(files, data, tmp_path):
+    out = ok("fit", files / "x.npy", "-k", 4, "--bayesian", "--covariance", "diag", "--weight-concentration-prior-type",
+             "dirichlet_distribution", "--weight-concentration-prior", 0.05, "--max-iter", 30, "-q", "--json",
+             "-o", tmp_path / "b")
+    record = json.loads(out)  # the whole of stdout
+    model = lib.load(tmp_path / "b.npz")
+    assert set(record) == {"estimator", "n_components", "covariance_type", "weight_concentration_prior_type",
+                           "weight_concentration_prior", "n_samples", "n_features", "dtype", "feature_names", "n_iter",
+                           "converged", "lower_bound", "weights", "effective_components", "seconds", "model"}
+    assert record["estimator"] == "BayesianGaussianMixture"
+    assert (record["n_components"], record["covariance_type"]) == (4, "diag")
+    assert record["weight_concentration_prior_type"] == model.weight_concentration_prior_type == "dirichlet_distribution"
+    assert record["weight_concentration_prior"] == model.weight_concentration_prior_ == 0.05
+    assert (record["n_samples"], record["n_features"], record["dtype"], record["feature_names"]) == (
+        3000, 3, "float64", None)
+    assert record["n_iter"] == model.n_iter_
+    assert record["converged"] is bool(model.converged_)
+    assert record["lower_bound"] == model.lower_bound_
+    assert record["weights"] == model.weights_.tolist()
+    assert record["effective_components"] == _effective(model)
+    assert record["model"] == str(tmp_path / "b.npz")
+    same = _bayesian(data, 4, covariance_type="diag", weight_concentration_prior_type="dirichlet_distribution",
+                     weight_concentration_prior=0.05, max_iter=30)
+    np.testing.assert_allclose(record["weights"], same.weights_, rtol=1e-10, atol=1e-12)
+    assert json.loads(ok("fit", files / "x.npy", "-k", 2, "--bayesian", "--max-iter", 5, "-q", "--json"))[
+        "model"] is None
+
+
+@pytest.fixture(scope="module")
+def bayesian_model(files, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli_bayesian") / "b.npz"
+    ok("fit", files / "x.npy", "-k", 5, "--bayesian", "--covariance", "tied", "--max-iter", 30, "-q", "-o", path)
+    return path
+
+
+def test_predict_score_sample_on_a_bayesian_model_file(bayesian_model, files, data, tmp_path):
+    model = lib.load(bayesian_model)
+    ok("predict", bayesian_model, files / "x.npy", "-q", "-o", tmp_path / "l.npy")
+    ok("predict", bayesian_model, files / "x.npy", "--proba", "-q", "-o", tmp_path / "p.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(data))
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict_proba(data))
+    record = json.loads(ok("score", bayesian_model, files / "x.npy", "-q", "--json"))
+    total = model.score_samples(data).sum()
+    assert set(record) == {"n_samples", "log_likelihood_per_row", "log_likelihood_total"}
+    assert record["n_samples"] == 3000
+    assert record["log_likelihood_total"] == pytest.approx(total, rel=1e-12)
+    assert record["log_likelihood_per_row"] == pytest.approx(total / 3000, rel=1e-12)
+    out = ok("score", bayesian_model, files / "x.npy", "-q")
+    assert out == f"rows            3,000\nlog-likelihood  {total / 3000:.6f} per row, {total:.6g} in all\n"
+    ok("sample", bayesian_model, "-n", 50, "--seed", 1, "-q", "-o", tmp_path / "s.npy")
+    model.random_state = 1
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), model.sample(50)[0])
+
+
+def test_info_on_a_bayesian_model_file(bayesian_model):
+    model = lib.load(bayesian_model)
+    record = json.loads(ok("info", bayesian_model, "--json"))
+    assert record == {
+        "model": str(bayesian_model), "estimator": "BayesianGaussianMixture", "n_components": 5,
+        "covariance_type": "tied", "weight_concentration_prior_type": "dirichlet_process", "n_features": 3,
+        "dtype": "float64", "feature_names": None, "weights": model.weights_.tolist(), "means": model.means_.tolist(),
+        "effective_components": _effective(model), "converged": bool(model.converged_), "n_iter": model.n_iter_,
+        "lower_bound": model.lower_bound_,
+    }
+    lines = ok("info", bayesian_model).splitlines()
+    assert lines[:5] == [
+        f"model           {bayesian_model}",
+        "estimator       BayesianGaussianMixture (dirichlet_process prior)",
+        f"components      5 (tied covariance), 3 features, {_effective(model)} effective (weight above 1%)",
+        (f"fit             {model.n_iter_} iterations, {'converged' if model.converged_ else 'not converged'}, "
+        f"lower bound {model.lower_bound_:.6g}"),
+        "dtype           float64",
+    ]
+    assert lines[5].startswith(f"  component 0: weight {model.weights_[0]:.4f}, mean ")
+    assert len(lines) == 10
+
+
+def test_info_names_a_gaussian_mixture(model):
+    assert ok("info", model).splitlines()[1] == "estimator       GaussianMixture"
+
+
+def test_options_of_the_bayesian_fit_are_refused_elsewhere(files, tmp_path):
+    """Prior options without --bayesian, and --bayesian in select, are command-line errors
+    (status 2) that say what to do, before any work."""
+    for args, message in [
+        (["fit", files / "x.npy", "-k", 2, "--weight-concentration-prior", 0.1],
+         "fastem fit: error: --weight-concentration-prior applies to a Bayesian mixture: add --bayesian"),
+        (["fit", files / "x.npy", "-k", 2, "--weight-concentration-prior-type", "dirichlet_distribution"],
+         "fastem fit: error: --weight-concentration-prior-type applies to a Bayesian mixture: add --bayesian"),
+        (["select", files / "x.npy", "-k", "1..3", "--bayesian"],
+         ("fastem select: error: select fits GaussianMixture only (it compares K by BIC or AIC), not --bayesian: "
+         "for a Bayesian mixture use fit --bayesian, with -k an upper bound on the components")),
+        (["select", files / "x.npy", "-k", "1..3", "--weight-concentration-prior", 1],
+         ("fastem select: error: select fits GaussianMixture only (it compares K by BIC or AIC), not "
+         "--weight-concentration-prior:")),
+        (["fit", files / "x.npy", "-k", 2, "--bayesian", "--weight-concentration-prior", 0],
+         "fastem fit: error: argument --weight-concentration-prior: expected a finite number > 0, got '0'"),
+        (["fit", files / "x.npy", "-k", 2, "--bayesian", "--weight-concentration-prior", "nan"],
+         "expected a finite number > 0, got 'nan'"),
+        (["fit", files / "x.npy", "-k", 2, "--bayesian", "--weight-concentration-prior-type", "uniform"],
+         "argument --weight-concentration-prior-type: invalid choice: 'uniform'"),
+    ]:
+        result = fastem(*args, "-o", tmp_path / "m.npz")
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert message in result.stderr.splitlines()[-1], result.stderr
+        assert " rows in " not in result.stderr  # no pass over the data
+    assert os.listdir(tmp_path) == []
+    assert "--bayesian" in fastem("fit", "--help").stdout
+    assert "--bayesian" not in fastem("select", "--help").stdout

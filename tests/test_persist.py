@@ -222,7 +222,7 @@ def test_big_endian_arrays_are_read_as_native(k2d3, tmp_path):
     (lambda h: h.update(sha256={k: 1 for k in h["sha256"]}), r"'sha256' must be an object"),
     (lambda h: h.update(params=[1]), r"'params' must be a JSON object, got list"),
     (lambda h: h.update(extra=1), r"the model header has an unknown entry 'extra'"),
-    (lambda h: h.update(format_version=True), r"'format_version' must be an int from 1 to 2, got bool"),
+    (lambda h: h.update(format_version=True), r"'format_version' must be an int from 1 to 3, got bool"),
     (lambda h: h.update(format_version=0), r"'format_version' must be an int"),
     (lambda h: h["params"].pop("tol"), r"the model's 'params' has no 'tol'"),
     (lambda h: h["params"].update(colour=1), r"the model's 'params' has an unknown entry 'colour'"),
