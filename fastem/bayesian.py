@@ -380,7 +380,8 @@ class BayesianGaussianMixture(_BaseMixture):
         Initialisations; the one with the highest lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         The initial responsibilities, as for ``fastem.GaussianMixture``; 'random' and
-        'random_from_data' draw scikit-learn's numbers from the same random_state.
+        'random_from_data' draw scikit-learn's numbers from the same random_state (tied
+        from seed rows: reg_covar I, not scikit-learn's origin-dependent estimate).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
     weight_concentration_prior : float > 0 or None, default=None
         None: 1 / n_components.

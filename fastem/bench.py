@@ -4,6 +4,7 @@
     python -m fastem.bench -n 200000 -d 64 -k 32 --covariance full
     python -m fastem.bench --scaling plot.png   # seconds per iteration against N, log-log
     python -m fastem.bench --threads            # 1 thread against all threads
+    python -m fastem.bench --bayesian --covariance diag full   # BayesianGaussianMixture, both libraries
 
 Next to each fastem time it prints this machine's floor for the iteration, measured in
 the same run (fastem's performance model): the largest of the data's bytes over the
@@ -21,6 +22,18 @@ precisions_init) and run a fixed number of iterations (tol=0); the time of one
 iteration is (time of 1 + m iterations - time of 1 iteration) / m, which removes
 validation and set-up. Peak memory beyond the data is measured per fit with Linux's
 resettable high-water mark (/proc/self/clear_refs), in a fresh child process.
+
+--bayesian measures fastem's and scikit-learn's BayesianGaussianMixture the same way (and
+--scaling and --threads, fastem's). BayesianGaussianMixture takes no initial parameters:
+both start from init_params='random_from_data' with the same random_state, which draws
+the same seed rows in both libraries ('random' for tied: fastem's tied covariance from
+seed rows differs from scikit-learn's on purpose, see fastem._init; 'random' draws the
+same responsibilities in both). An iteration is the same pass as an EM iteration (the
+variational E-step is the E-step with other per-component constants), so the floor is
+the same; the M-step and the lower bound add no pass over the data. That both runs
+followed the same path is checked: the last column is the relative difference of
+fastem's lower bound after 1 + m iterations and scikit-learn's (its last timed fit).
+The peers have no variational mixture and are left out.
 """
 
 from __future__ import annotations
@@ -47,8 +60,12 @@ def make_data(n: int, d: int, k: int, dtype: str, seed: int = 0) -> np.ndarray:
     return X.astype(dtype, copy=False)
 
 
-def starting_point(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) -> dict:
-    """weights_init, means_init, precisions_init from a short fit on a sample."""
+def starting_point(X: np.ndarray, k: int, covariance_type: str, seed: int = 0, bayesian: bool = False) -> dict:
+    """The keywords that give both libraries the same start: weights_init, means_init,
+    precisions_init from a short fit on a sample; for BayesianGaussianMixture (which has
+    no such parameters), init_params and random_state (see the module doc)."""
+    if bayesian:
+        return {"init_params": "random" if covariance_type == "tied" else "random_from_data", "random_state": seed}
     from sklearn.mixture import GaussianMixture
 
     sample = X[np.random.default_rng(seed).choice(X.shape[0], size=min(X.shape[0], 20000), replace=False)]
@@ -56,14 +73,20 @@ def starting_point(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) -
     return {"weights_init": gm.weights_, "means_init": gm.means_, "precisions_init": gm.precisions_}
 
 
-def _estimator(library: str, k: int, covariance_type: str, max_iter: int, init: dict, n_jobs=None):
+def _estimator(library: str, k: int, covariance_type: str, max_iter: int, init: dict, n_jobs=None,
+               bayesian: bool = False):
+    """The library's GaussianMixture, or BayesianGaussianMixture, for a fixed max_iter (tol=0)."""
+    name = "BayesianGaussianMixture" if bayesian else "GaussianMixture"
     if library == "fastem":
-        from fastem import GaussianMixture
+        import fastem
 
-        return GaussianMixture(k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, n_jobs=n_jobs, **init)
-    from sklearn.mixture import GaussianMixture
+        cls, own = getattr(fastem, name), {"n_jobs": n_jobs}
+    else:
+        import sklearn.mixture
 
-    return GaussianMixture(k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, **init)
+        cls, own = getattr(sklearn.mixture, name), {}
+    # n_components by keyword: scikit-learn's BayesianGaussianMixture takes no positional argument
+    return cls(n_components=k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, **own, **init)
 
 
 FASTEM_ITERATIONS = 5  # fastem times 5x as many iterations as the others: its are short, and the
@@ -71,30 +94,44 @@ FASTEM_ITERATIONS = 5  # fastem times 5x as many iterations as the others: its a
 
 
 def seconds_per_iteration(library: str, X, k: int, covariance_type: str, init: dict, m: int,
-                          repeat: int = 2, n_jobs=None) -> float:
+                          repeat: int = 2, n_jobs=None, bayesian: bool = False) -> float:
     """(time of a fit of 1 + m iterations - time of a fit of 1 iteration) / m, each time
     the best of repeat runs (the usual way to read through a noisy machine), the two fits
     taken in turn so that both see the machine in the same mood (one after the other, a
     change of pace in between once showed full covariance at 0.061 s against 0.093 s for
     the pass alone)."""
+    return timed_fits(library, X, k, covariance_type, init, m, repeat, n_jobs, bayesian)[0]
+
+
+def timed_fits(library: str, X, k: int, covariance_type: str, init: dict, m: int,
+               repeat: int = 2, n_jobs=None, bayesian: bool = False) -> tuple[float, object]:
+    """(seconds_per_iteration, the last fitted estimator of 1 + m iterations)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
-    def timed(max_iter: int) -> float:
-        est = _estimator(library, k, covariance_type, max_iter, init, n_jobs)
+    def timed(max_iter: int) -> tuple[float, object]:
+        est = _estimator(library, k, covariance_type, max_iter, init, n_jobs, bayesian)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             start = time.perf_counter()
             est.fit(X)
-            return time.perf_counter() - start
+            return time.perf_counter() - start, est
 
     timed(1)  # warm-up: kernels loaded or compiled, caches filled
     one, more = [], []
     for _ in range(repeat):
-        one.append(timed(1))
-        more.append(timed(1 + m))
-    return max(min(more) - min(one), 1e-9) / m
+        one.append(timed(1)[0])
+        seconds, fitted = timed(1 + m)
+        more.append(seconds)
+    return max(min(more) - min(one), 1e-9) / m, fitted
+
+
+def bound_difference(fastem_fit, sklearn_fit, m: int) -> float:
+    """|fastem's lower bound after 1 + m iterations - scikit-learn's| / |scikit-learn's|
+    (fastem's fit ran more iterations: its lower_bounds_ holds every one)."""
+    theirs = float(np.ravel(sklearn_fit.lower_bound_)[0])  # an array of one for tied
+    return abs(fastem_fit.lower_bounds_[m] - theirs) / abs(theirs)
 
 
 def best_seconds(fn, repeat: int = 5) -> float:
@@ -176,11 +213,12 @@ def _peak_child(args: argparse.Namespace, library: str, covariance_type: str) ->
     import warnings
 
     X = make_data(args.n, args.d, args.k, args.dtype)
-    init = starting_point(X, args.k, covariance_type)
+    init = starting_point(X, args.k, covariance_type, bayesian=args.bayesian)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _estimator(library, args.k, covariance_type, 1, init).fit(X[:5000])  # load the kernels first
-        est = _estimator(library, args.k, covariance_type, 2, init)
+        # load the kernels first
+        _estimator(library, args.k, covariance_type, 1, init, bayesian=args.bayesian).fit(X[:5000])
+        est = _estimator(library, args.k, covariance_type, 2, init, bayesian=args.bayesian)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the high-water mark to the current resident size
         base = _rss_kib("VmRSS:")
@@ -191,6 +229,7 @@ def _peak_child(args: argparse.Namespace, library: str, covariance_type: str) ->
 def peak_extra_mb(args: argparse.Namespace, library: str, covariance_type: str) -> float:
     cmd = [sys.executable, "-m", "fastem.bench", "--peak-child", library, "--covariance", covariance_type,
            "-n", str(args.n), "-d", str(args.d), "-k", str(args.k), "--dtype", args.dtype]
+    cmd += ["--bayesian"] if args.bayesian else []
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ.copy())
     return json.loads(out.stdout.strip().splitlines()[-1])["extra_mb"]
 
@@ -226,7 +265,8 @@ def peer_seconds_per_iteration(name: str, X, k: int, covariance_type: str, m: in
     return max(fit(1 + m) - fit(1), 1e-9) / m
 
 
-def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn_max: int) -> None:
+def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn_max: int,
+                 bayesian: bool = False) -> None:
     """Seconds per iteration against N, log-log, for fastem and scikit-learn, as a PNG."""
     import matplotlib
 
@@ -237,11 +277,12 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
     print(f"{'N':>12} {'fastem s/it':>12} {'sklearn s/it':>13}")
     for n in sizes:
         X = make_data(n, d, k, "float64")
-        init = starting_point(X, k, covariance_type)
+        init = starting_point(X, k, covariance_type, bayesian=bayesian)
         m = max(3, min(30, 300_000 // n))  # more iterations where one is short: less noise
-        fast = seconds_per_iteration("fastem", X, k, covariance_type, init, m, repeat=3)
+        fast = seconds_per_iteration("fastem", X, k, covariance_type, init, m, repeat=3, bayesian=bayesian)
         rows["fastem"].append((n, fast))
-        slow = seconds_per_iteration("sklearn", X, k, covariance_type, init, 2) if n <= sklearn_max else None
+        slow = seconds_per_iteration("sklearn", X, k, covariance_type, init, 2, bayesian=bayesian) \
+            if n <= sklearn_max else None
         if slow is not None:
             rows["scikit-learn"].append((n, slow))
         print(f"{n:>12,} {fast:>12.4f} {'' if slow is None else f'{slow:.4f}':>13}", flush=True)
@@ -252,8 +293,9 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
     ns = np.array([p[0] for p in rows["fastem"]], dtype=float)
     ax.loglog(ns, rows["fastem"][-1][1] * ns / ns[-1], ":", color="gray", label="linear in N")
     ax.set_xlabel("rows N")
-    ax.set_ylabel("seconds per EM iteration")
-    ax.set_title(f"{covariance_type} covariance, D={d}, K={k}, float64, 2 cores")
+    ax.set_ylabel(f"seconds per {'variational ' if bayesian else ''}EM iteration")
+    ax.set_title(f"{'BayesianGaussianMixture, ' if bayesian else ''}{covariance_type} covariance, D={d}, K={k}, "
+                 "float64, 2 cores")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -261,7 +303,7 @@ def scaling_plot(path: str, d: int, k: int, covariance_type: str, sizes, sklearn
     print(f"wrote {path}")
 
 
-def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5) -> None:
+def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5, bayesian: bool = False) -> None:
     """Seconds per iteration with 1 thread and with all threads (n_jobs), measured in
     turn over several rounds (this machine's pace drifts within minutes), and the median
     of the rounds' ratios with their range; beside it, the same ratio for a square matrix
@@ -271,7 +313,7 @@ def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5
     from threadpoolctl import threadpool_limits
 
     X = make_data(n, d, k, "float64")
-    init = starting_point(X, k, covariance_type)
+    init = starting_point(X, k, covariance_type, bayesian=bayesian)
     S = np.ones((2048, 2048))
     all_threads = numba.config.NUMBA_NUM_THREADS
 
@@ -283,7 +325,8 @@ def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5
     product = {1: [], all_threads: []}
     for _ in range(rounds):
         for t, seconds in times.items():
-            seconds.append(seconds_per_iteration("fastem", X, k, covariance_type, init, 10, n_jobs=t))
+            seconds.append(seconds_per_iteration("fastem", X, k, covariance_type, init, 10, n_jobs=t,
+                                                 bayesian=bayesian))
             product[t].append(product_seconds(t))
     ratios = np.array(times[1]) / np.array(times[all_threads])
     machine = np.array(product[1]) / np.array(product[all_threads])
@@ -305,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--scaling", metavar="PNG", help="time N = 1e4 .. 1e7 and plot it (first --covariance)")
     parser.add_argument("--threads", action="store_true", help="1 thread against all threads")
+    parser.add_argument("--bayesian", action="store_true",
+                        help="BayesianGaussianMixture (variational EM) of both libraries instead of GaussianMixture, "
+                             "from init_params='random_from_data' ('random' for tied), with the relative difference "
+                             "of their lower bounds; also with --scaling and --threads")
     parser.add_argument("--peak-child", choices=("fastem", "sklearn"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_child:
@@ -312,39 +359,44 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.scaling:
         sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
-        scaling_plot(args.scaling, args.d, args.k, args.covariance[0], sizes, sklearn_max=1_000_000)
+        scaling_plot(args.scaling, args.d, args.k, args.covariance[0], sizes, sklearn_max=1_000_000,
+                     bayesian=args.bayesian)
         return 0
     if args.threads:
         for cov in args.covariance:
-            thread_scaling(args.n, args.d, args.k, cov)
+            thread_scaling(args.n, args.d, args.k, cov, bayesian=args.bayesian)
         return 0
 
     import numba
 
     X = make_data(args.n, args.d, args.k, args.dtype)
     rates = machine_rates(args.dtype)
-    print(f"N={args.n:,} D={args.d} K={args.k} {args.dtype}, {numba.get_num_threads()} threads, "
+    print(f"{'BayesianGaussianMixture' if args.bayesian else 'GaussianMixture'}: "
+          f"N={args.n:,} D={args.d} K={args.k} {args.dtype}, {numba.get_num_threads()} threads, "
           f"{FASTEM_ITERATIONS * args.iterations} timed iterations of fastem, {args.iterations} of the others; "
           f"extra peak memory beyond the data ({X.nbytes / 2**20:.0f} MB)")
     print(f"this machine now: read {rates['bandwidth'] / 1e9:.1f} GB/s, square matrix product "
           f"{rates['multiply_adds'] / 1e9:.1f} G multiply-adds/s (tall-skinny "
           f"{rates['skinny_multiply_adds'] / 1e9:.1f}), vectorised exp {rates['exps'] / 1e9:.2f} G/s")
-    peers = [p for p in ("pomegranate", "torchgmm") if _importable(p)]
+    peers = [] if args.bayesian else [p for p in ("pomegranate", "torchgmm") if _importable(p)]
     header = (f"{'covariance':<10} {'fastem s/it':>12} {'floor s/it':>11} {'x floor':>8} {'product G':>9}"
               f" {'x madd+exp':>10} {'sklearn s/it':>13} {'speed-up':>9}")
     header += "".join(f" {p + ' s/it':>16}" for p in peers)
     if not args.no_memory:
         header += f" {'fastem MB':>10} {'sklearn MB':>11}"
+    if args.bayesian:
+        header += f" {'bound rel. diff':>15}"
     print(header)
     for row, cov in enumerate(args.covariance):
-        init = starting_point(X, args.k, cov)
+        init = starting_point(X, args.k, cov, bayesian=args.bayesian)
         before = rates if row == 0 else machine_rates(args.dtype)  # the header's were just measured
-        fe = seconds_per_iteration("fastem", X, args.k, cov, init, FASTEM_ITERATIONS * args.iterations)
+        fe, fe_fit = timed_fits("fastem", X, args.k, cov, init, FASTEM_ITERATIONS * args.iterations,
+                                bayesian=args.bayesian)
         after = machine_rates(args.dtype)
         row_rates = {key: max(before[key], after[key]) for key in before}
         floor = floor_seconds(row_rates, args.n, args.d, args.k, cov, X.dtype.itemsize)
         compute = compute_seconds(row_rates, args.n, args.d, args.k, cov)
-        sk = seconds_per_iteration("sklearn", X, args.k, cov, init, args.iterations)
+        sk, sk_fit = timed_fits("sklearn", X, args.k, cov, init, args.iterations, bayesian=args.bayesian)
         line = (f"{cov:<10} {fe:>12.4f} {floor:>11.4f} {fe / floor:>7.2f}x {row_rates['multiply_adds'] / 1e9:>9.1f}"
                 f" {fe / compute:>9.2f}x {sk:>13.4f} {sk / fe:>8.1f}x")
         for peer in peers:
@@ -352,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             line += f" {'n/a' if seconds is None else f'{seconds:.4f}':>16}"
         if not args.no_memory:
             line += f" {peak_extra_mb(args, 'fastem', cov):>10.0f} {peak_extra_mb(args, 'sklearn', cov):>11.0f}"
+        if args.bayesian:
+            line += f" {bound_difference(fe_fit, sk_fit, args.iterations):>15.1e}"
         print(line, flush=True)
     return 0
 

@@ -273,7 +273,9 @@ class GaussianMixture(_BaseMixture):
         How responsibilities are initialised. 'kmeans' uses fastem's own streaming
         k-means (k-means++ seeding on a sample of at most 100,000 rows, then Lloyd
         passes over all the data); the others follow scikit-learn, and 'random' and
-        'random_from_data' draw the same numbers from the same random_state.
+        'random_from_data' draw the same numbers from the same random_state (a tied
+        covariance from seed rows is reg_covar I, where scikit-learn's depends on the
+        origin of the data).
     weights_init : array-like of shape (K,), default=None
     means_init : array-like of shape (K, D), default=None
     precisions_init : array-like, default=None

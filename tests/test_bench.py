@@ -1,6 +1,7 @@
 """The comparison script runs and prints what it says; its floor follows the performance
 model. (No timing is asserted: speed is measured by the script and asv, not by tests.)"""
 
+import json
 import re
 
 import pytest
@@ -42,7 +43,7 @@ def test_each_row_floor_takes_the_faster_rates_around_its_timing(monkeypatch, ca
     product = iter([1e9, 2e9, 4e9, 3e9])  # header (= first row's before), after; before, after
     monkeypatch.setattr(bench, "machine_rates", lambda dtype: {
         "bandwidth": 1e15, "multiply_adds": next(product), "skinny_multiply_adds": 1e9, "exps": 1e15})
-    monkeypatch.setattr(bench, "seconds_per_iteration", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(bench, "timed_fits", lambda *args, **kwargs: (1.0, None))
     n, d, k = 1_000_000, 4, 2
     assert bench.main(["-n", str(n), "-d", str(d), "-k", str(k), "--covariance", "full", "diag",
                        "--no-memory"]) == 0
@@ -61,3 +62,45 @@ def test_thread_scaling_prints_both_counts_and_the_ratio(capsys):
     pattern = (r"1 thread [\d.]+ s/it, \d+ threads [\d.]+ s/it .* speed-up [\d.]+x \(rounds: [\d.]+-[\d.]+x\); "
                r"the square matrix product in the same rounds [\d.]+x \([\d.]+-[\d.]+x\)")
     assert re.search(pattern, out), out
+
+
+def test_bayesian_table_times_both_libraries_from_the_same_start(capsys):
+    """--bayesian: a row per covariance type with fastem's and scikit-learn's
+    BayesianGaussianMixture times, their ratio, and lower bounds that agree (the same
+    initial seed rows in both, 1 + m iterations each)."""
+    assert bench.main(["--bayesian", "-n", "2000", "-d", "3", "-k", "3", "--covariance", "diag", "full",
+                       "--iterations", "1", "--no-memory"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("BayesianGaussianMixture: N=2,000 D=3 K=3"), out
+    header = next(line for line in out.splitlines() if line.startswith("covariance"))
+    for column in ("fastem s/it", "sklearn s/it", "speed-up", "bound rel. diff"):
+        assert column in header, header
+    assert "pomegranate" not in header  # no variational peers
+    assert "torchgmm" not in header
+    for cov in ("diag", "full"):
+        numbers = r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)x"
+        row = re.search(rf"^{cov}{numbers}\s+(\S+)$", out, re.MULTILINE)
+        assert row, out
+        fastem, sklearn, speedup, difference = (float(row.group(i)) for i in (1, 6, 7, 8))
+        assert min(fastem, sklearn, speedup) >= 0  # times of 2,000 rows may print as 0.0000
+        assert difference < 1e-8, row.group(0)  # the same path in both libraries
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 2 iterations, tol=0
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_bayesian_starting_point_is_the_same_in_both_libraries(covariance_type):
+    """The keywords of --bayesian give fastem and scikit-learn the same start (tied:
+    'random', see starting_point) and so the same lower bound after two iterations."""
+    X = bench.make_data(3000, 3, 3, "float64")
+    init = bench.starting_point(X, 3, covariance_type, bayesian=True)
+    fits = [bench._estimator(library, 3, covariance_type, 2, init, bayesian=True).fit(X)
+            for library in ("fastem", "sklearn")]
+    assert [type(fit).__module__.split(".")[0] for fit in fits] == ["fastem", "sklearn"]
+    assert bench.bound_difference(fits[0], fits[1], 1) < 1e-8
+
+
+def test_bayesian_peak_child_prints_the_extra_memory(capsys):
+    for library in ("fastem", "sklearn"):
+        assert bench.main(["--peak-child", library, "--bayesian", "--covariance", "diag", "-n", "6000", "-d", "3",
+                           "-k", "2"]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["extra_mb"] >= 0

@@ -1,7 +1,10 @@
-"""fastem's speed over releases: one EM iteration, whole fits, scoring, memory,
-final log-likelihood, the ratio to scikit-learn, and cold start."""
+"""fastem's speed over releases: one EM iteration (GaussianMixture's and
+BayesianGaussianMixture's), whole fits, scoring, memory, final log-likelihood, the ratio
+to scikit-learn, and cold start."""
 
 import warnings
+
+import numpy as np
 
 from .common import COVARIANCE_TYPES, DTYPES, make_data, starting_point
 
@@ -44,6 +47,40 @@ class EMIteration:
 
     def time_score_samples(self, covariance_type, dtype, shape):
         self.gm.score_samples(self.X)
+
+
+class BayesianIteration:
+    """One variational EM iteration of BayesianGaussianMixture: the pass under the
+    posterior (E-step + M-step statistics), the variational M-step and the lower bound."""
+
+    params = (COVARIANCE_TYPES, DTYPES, SHAPES)
+    param_names = ("covariance_type", "dtype", "shape",)
+    timeout = 300
+
+    def setup(self, covariance_type, dtype, shape):
+        try:
+            from fastem import BayesianGaussianMixture
+            from fastem.bayesian import Priors, variational_pass
+        except ImportError:  # a commit before BayesianGaussianMixture
+            raise NotImplementedError from None
+
+        n, d, k = _shape(shape)
+        self.X = make_data(n, d, k, dtype)
+        bgm = BayesianGaussianMixture(k, covariance_type=covariance_type, max_iter=1, tol=0.0,
+                                      init_params="random_from_data", random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bgm.fit(self.X)  # compiles or loads the kernels
+        priors = Priors(bgm.weight_concentration_prior_type, bgm.weight_concentration_prior_,
+                        bgm.mean_precision_prior_, bgm.mean_prior_, bgm.degrees_of_freedom_prior_,
+                        bgm.covariance_prior_)
+        backend, post = bgm._open(self.X, reset=False), bgm._fitted_posterior()
+        eps = 10 * np.finfo(self.X.dtype).eps
+        self._pass = lambda: variational_pass(backend, post, priors, bgm.reg_covar, eps)
+
+    def time_iteration(self, covariance_type, dtype, shape):
+        with np.errstate(over="ignore", invalid="ignore"):  # as fit
+            self._pass()
 
 
 class WholeFit:
