@@ -122,7 +122,7 @@ def main() -> None:
               f"{predicted['peak_mib']:.0f} MiB")
         import fastem
 
-        gm = fastem.load(work / "model.npz")
+        gm = fastem.load(work / "model.npz").set_params(progress=False)
         X, written = np.load(work / "x.npy", mmap_mode="r"), np.load(work / "proba.npy", mmap_mode="r")
         for start in range(0, X.shape[0], 1_000_000):
             with warnings.catch_warnings():

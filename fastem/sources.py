@@ -68,6 +68,7 @@ from ._persist import npy_header
 CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
 COPIED_CHUNK_BYTES = 4 * 2**20  # ... and those copied from Arrow batches (no faster when larger)
 ARROW_BATCH_ROWS = 16_384  # rows per batch pyarrow decodes (joined into chunks)
+DECODE_AHEAD = 4  # Parquet batches decoded ahead of their copy into chunks
 
 
 def auto_chunk_rows(n_features: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
@@ -726,10 +727,14 @@ def _arrow_chunks(batches: Iterable, rows: int, dtype: np.dtype) -> Iterator[np.
 
 
 class _Columns(Source):
-    """A source of named numeric columns read as Arrow record batches (subclasses: _batches())."""
+    """A source of named numeric columns read as Arrow record batches (subclasses:
+    _batches()). With decode_ahead, the batches are decoded in a thread of their own, up
+    to that many ahead of the thread that copies them into chunks (so a Parquet file's
+    decoding, which releases the GIL, overlaps the copies and the kernels)."""
 
     prefetch = True
     chunk_bytes = COPIED_CHUNK_BYTES
+    decode_ahead = 0
 
     def _choose(self, schema, columns, chunk_size: int | None) -> None:
         self.columns, self._indices, dtype = _numeric_columns(schema, columns, self.name)
@@ -740,7 +745,8 @@ class _Columns(Source):
         raise NotImplementedError
 
     def _read(self) -> Iterator[np.ndarray]:
-        return _arrow_chunks(self._batches(), self.chunk_size, self.dtype)
+        batches = _prefetched(self._batches(), self.decode_ahead) if self.decode_ahead else self._batches()
+        return _arrow_chunks(batches, self.chunk_size, self.dtype)
 
 
 class ArrowSource(_Columns):
@@ -802,6 +808,8 @@ class DatasetSource(_Columns):
     ``pyarrow.dataset.Dataset``. Row groups are streamed one file at a time, in file order
     (memory: a row group or two); n_samples comes from the files' metadata."""
 
+    decode_ahead = DECODE_AHEAD
+
     def __init__(self, obj, columns=None, format=None, chunk_size: int | None = None,
                  storage_options: dict | None = None):
         ds = _require("pyarrow.dataset", "parquet")
@@ -856,6 +864,8 @@ class ParquetSource(_Columns):
     pyarrow.parquet a row group at a time (without pyarrow.dataset and its memory);
     n_samples and the columns come from the files' footers, and every file must have
     the chosen columns."""
+
+    decode_ahead = DECODE_AHEAD
 
     def __init__(self, path, columns=None, chunk_size: int | None = None, storage_options: dict | None = None):
         pq = _require("pyarrow.parquet", "parquet")

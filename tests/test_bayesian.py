@@ -507,3 +507,24 @@ def test_interrupted_fit_resumes_from_its_checkpoint(X, covariance_type, prior_t
         np.testing.assert_array_equal(a, b)
     assert resumed.lower_bounds_ == straight.lower_bounds_
     assert not checkpoint.exists()  # removed once the fit completed
+
+
+def test_partial_fit_on_dask_arrays_takes_the_in_memory_steps(X):
+    """A Dask array is one step, computed on its blocks: the same posterior as the step on
+    the array in memory, with and without sample weights."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    weight = np.random.default_rng(4).uniform(0.5, 2.0, size=len(X))
+    kwargs = {"n_components": 4, "covariance_type": "diag", "random_state": 0, "init_params": "random",
+              "total_samples": 1e5}
+    halves = (slice(0, 1000), slice(1000, None))
+    memory, distributed = BayesianGaussianMixture(**kwargs), BayesianGaussianMixture(**kwargs)
+    with dask.config.set(scheduler="sync"):
+        for rows in halves:
+            memory.partial_fit(X[rows], sample_weight=weight[rows])
+            distributed.partial_fit(da.from_array(X[rows], chunks=(300, 3)), sample_weight=weight[rows])
+    assert distributed.n_steps_ == memory.n_steps_ == 2
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(getattr(distributed, name), getattr(memory, name), rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
