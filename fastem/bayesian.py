@@ -33,15 +33,12 @@ diagonal of M_k). Every sum over rows is weighted by the sample weights.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
-from ._checkpoint import settings_of
 from ._covariance import covariance, symmetric
 from ._engine import (
     LOG_2PI,
@@ -587,8 +584,6 @@ class BayesianGaussianMixture(_BaseMixture):
         eps = 10 * np.finfo(backend.dtype).eps
         settings = EMSettings(self.covariance_type, self.n_init, self.tol, self.max_iter, self.reg_covar,
                               verbose=self.verbose, verbose_interval=self.verbose_interval)
-        stamp_settings = settings_of({k: v for k, v in self.get_params().items()
-                                      if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             priors, total_weight = self._priors(backend)
             previous = EMResult(self._fitted_posterior(), self.lower_bound_, [], 0, False) if warm else None
@@ -600,12 +595,9 @@ class BayesianGaussianMixture(_BaseMixture):
                 return self._run(backend, post, priors, bound, bounds, eps, on_iteration)
 
             best = fit_runs(backend, settings, make_initial, check_random_state(self.random_state), warm=previous,
-                            checkpoint=checkpoint, fingerprint_settings=stamp_settings, run=run,
+                            checkpoint=checkpoint, fingerprint_settings=self._model_settings(), run=run,
                             codec=PosteriorCodec(self.covariance_type, self.weight_concentration_prior_type))
-        if not best.converged and self.max_iter > 0:
-            warnings.warn("Best performing initialization did not converge. Try different init parameters, "
-                          "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning,
-                          stacklevel=3)
+        self._warn_unless_converged(best)
         best_stats = best.stats
         self._set_priors(priors)
         self._set_posterior(best.params, backend.dtype)

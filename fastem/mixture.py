@@ -112,6 +112,18 @@ class _BaseMixture(DensityMixin, BaseEstimator):
                 self._online_step(batch)
         return self
 
+    def _model_settings(self) -> dict:
+        """The parameters that decide the model, as JSON values (a checkpoint's fingerprint)."""
+        return settings_of({k: v for k, v in self.get_params().items()
+                            if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
+
+    def _warn_unless_converged(self, best: EMResult) -> None:
+        """scikit-learn's ConvergenceWarning after fit (called by _fit, itself by fit)."""
+        if not best.converged and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different init parameters, "
+                          "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning,
+                          stacklevel=4)
+
     def _open(self, X, *, reset: bool, sample_weight=None, min_samples: int = 1):
         return open_data(self, X, reset=reset, sample_weight=sample_weight, chunk_size=self.chunk_size,
                          progress=self.progress, min_samples=min_samples)
@@ -512,20 +524,13 @@ class GaussianMixture(_BaseMixture):
         settings = EMSettings(self.covariance_type, self.n_init, self.tol, self.max_iter, self.reg_covar,
                               self.on_collapse, self.collapse_threshold, self.verbose, self.verbose_interval)
         make_initial = self._initializer(backend)
-        stamp_settings = settings_of({k: v for k, v in self.get_params().items()
-                                      if k not in ("verbose", "verbose_interval", "n_jobs", "progress", "checkpoint")})
+        stamp_settings = self._model_settings()
         previous = EMResult(self._fitted_params(), self.lower_bound_, [], 0, False) if warm else None
         # Overflow in the data's scale is reported by a clear error (engine), not warnings.
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             best = fit_runs(backend, settings, make_initial, check_random_state(self.random_state), warm=previous,
                             checkpoint=checkpoint, fingerprint_settings=stamp_settings)
-        if not best.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init parameters, "
-                "or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        self._warn_unless_converged(best)
         self._set_params(best.params, backend.dtype)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
