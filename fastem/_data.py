@@ -157,27 +157,31 @@ def open_data(estimator, X, *, reset: bool, sample_weight=None, chunk_size: int 
               progress: bool = False, min_samples: int = 1):
     """The backend for X. reset: X sets the estimator's n_features_in_ (fit), else it must
     match it. sample_weight is validated against X's rows (a counting pass where a source
-    cannot tell them without one)."""
+    cannot tell them without one). The estimator's ``missing`` (if it has one) decides
+    whether NaN entries are missing values ('marginalize'; a source passed in is set to
+    allow them) or errors."""
     kind = kind_of(X)
+    allow_nan = getattr(estimator, "missing", "error") == "marginalize"
     if kind == DASK:
         from .dask import DaskBackend
 
-        backend = DaskBackend(X, sample_weight, progress)
+        backend = DaskBackend(X, sample_weight, progress, marginalize=allow_nan)
         _check_columns(estimator, backend.n_features, backend.feature_names, reset)
         return backend
     if kind == SOURCE:
         data = source(X, chunk_size=chunk_size)
+        data.allow_nan = allow_nan
         _check_columns(estimator, data.n_features, getattr(data, "feature_names", None), reset)
     else:
         X = _as_float_array(estimator, X, reset=reset, min_samples=min_samples)
-        data = ArraySource(X, chunk_size, name="Input X")
+        data = ArraySource(X, chunk_size, name="Input X", allow_nan=allow_nan)
     backend = LocalBackend(data, progress=progress)
     if sample_weight is not None:
         backend.sample_weight = check_sample_weight(sample_weight, backend.count())
     return backend
 
 
-def chunk_backend(chunk: np.ndarray, name: str) -> LocalBackend:
+def chunk_backend(chunk: np.ndarray, name: str, allow_nan: bool = False) -> LocalBackend:
     """One chunk of a stream already checked by its source, as a backend of its own (a
     partial_fit step): its columns are the stream's."""
-    return LocalBackend(ArraySource(chunk, chunk.shape[0], name=name))
+    return LocalBackend(ArraySource(chunk, chunk.shape[0], name=name, allow_nan=allow_nan))

@@ -44,16 +44,30 @@ def array_chunks(X: np.ndarray, chunk_size: int) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(X[start : start + chunk_size])
 
 
-def check_finite(chunk: np.ndarray, start: int, name: str, index: int | None = None) -> None:
+def check_finite(chunk: np.ndarray, start: int, name: str, index: int | None = None, allow_nan: bool = False) -> None:
     """Raise a ValueError naming the row and column of the first NaN or inf in chunk
-    (rows from start of the data called name; index: the chunk's number in its pass)."""
-    bad = K.first_nonfinite(chunk)
+    (rows from start of the data called name; index: the chunk's number in its pass).
+    allow_nan: NaN entries are missing values (missing='marginalize'), and only inf and
+    rows with every feature missing are errors."""
+    if not allow_nan:
+        bad = K.first_nonfinite(chunk)
+        if bad < 0:
+            return
+        column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
+        where = "" if index is None else f" (chunk {index}, row {bad} of the chunk)"
+        hint = " (missing='marginalize' takes NaN entries as missing values)" if np.isnan(chunk[bad, column]) else ""
+        raise ValueError(f"{name} contains NaN or inf: row {start + bad}, column {column} holds "
+                         f"{chunk[bad, column]}{where}{hint}")
+    bad, kind = K.first_bad_row(chunk, True)
     if bad < 0:
         return
-    column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
     where = "" if index is None else f" (chunk {index}, row {bad} of the chunk)"
-    raise ValueError(f"{name} contains NaN or inf: row {start + bad}, column {column} holds "
-                     f"{chunk[bad, column]}{where}")
+    if kind == 2:
+        column = int(np.flatnonzero(np.isinf(chunk[bad]))[0])
+        raise ValueError(f"{name} contains inf: row {start + bad}, column {column} holds {chunk[bad, column]}{where}; "
+                         "only NaN entries are taken as missing")
+    raise ValueError(f"{name} has every feature missing (NaN) in row {start + bad}{where}: such a row tells "
+                     "nothing about the mixture; drop it")
 
 
 @dataclass
@@ -102,17 +116,20 @@ class KernelParams:
     prec: np.ndarray
     log_norm: np.ndarray
     shift: np.ndarray  # (K, D) float64: the centres the statistics are taken around
+    marginal: tuple | None = None  # NaN entries are missing: what _kernels.missing needs besides
 
     @property
     def dtype(self) -> np.dtype:
         return self.loc.dtype
 
     @classmethod
-    def from_params(cls, params: Params, dtype=np.float64) -> KernelParams:
+    def from_params(cls, params: Params, dtype=np.float64, marginalize: bool = False) -> KernelParams:
         """The kernels' arrays in dtype. The statistics' shift is the means (the tied
         centre; full: the centre plus the means' offsets from it) as rounded to dtype, so
         that the M-step adds the shifted moments to exactly the point they were taken
-        around."""
+        around. marginalize: NaN entries of the data are missing values, and marginal
+        holds (covariances (K or 1, D, D) for full and tied, means, shift, log weights,
+        variances (K, 1, D) and 2 log prec - log(2 pi) (K, 1, D) for diag and spherical)."""
         dtype = np.dtype(dtype)
         cov = params.cov
         means = np.asarray(params.means, dtype=np.float64)
@@ -121,6 +138,16 @@ class KernelParams:
         with np.errstate(divide="ignore"):
             log_weights = np.log(params.weights)
         log_norm = log_weights + log_det - 0.5 * means.shape[1] * LOG_2PI
+        shift = np.array(shift, dtype=np.float64)
+        marginal = None
+        if marginalize:
+            none = np.zeros((1, 1, 1))
+            sigma = none if cov.family == K.DIAG else np.ascontiguousarray(
+                np.reshape(params.covariances, (-1, *means.shape[1:] * 2)), dtype=np.float64)
+            prec64 = np.asarray(prec, dtype=np.float64)
+            var, h2 = (1.0 / prec64**2, (2.0 * np.log(prec64) - LOG_2PI).astype(dtype)) if cov.family == K.DIAG \
+                else (none, none.astype(dtype))
+            marginal = (sigma, means, shift, np.asarray(log_weights, dtype=np.float64), var, h2)
         return cls(
             cov.name,
             cov.family,
@@ -128,7 +155,8 @@ class KernelParams:
             np.ascontiguousarray(center, dtype=dtype),
             np.ascontiguousarray(prec, dtype=dtype),
             np.ascontiguousarray(log_norm, dtype=dtype),
-            np.array(shift, dtype=np.float64),
+            shift,
+            marginal,
         )
 
 
@@ -261,8 +289,12 @@ class EMStats(Task):
         X = _typed(X, kp, weight)
         worst = stats.worst.copy()
         worst[1] = -1
-        ll = K.em_accumulate(X, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1,
-                             stats.s2, worst)
+        if kp.marginal is None:
+            ll = K.em_accumulate(X, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, stats.s0, stats.s1,
+                                 stats.s2, worst)
+        else:
+            ll = K.em_accumulate_missing(X, weight, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, kp.marginal,
+                                         stats.s0, stats.s1, stats.s2, worst)
         if not np.isfinite(ll):
             _raise_non_finite(start, "log-likelihood")
         if worst[1] >= 0:
@@ -289,6 +321,7 @@ class RespSpec:
     how: str
     data: object
     shift: np.ndarray | None = None
+    fill: np.ndarray | None = None  # (D,): what a missing entry counts as (fill_missing)
 
     @property
     def typed_center(self) -> np.ndarray:
@@ -315,7 +348,7 @@ class RespStats(Task):
     @staticmethod
     def chunk(acc, X, weight, start, spec: RespSpec) -> None:
         stats, rng = acc
-        X = np.ascontiguousarray(X, dtype=spec.dtype)
+        X = np.ascontiguousarray(fill_missing(X, spec.fill), dtype=spec.dtype)
         center = spec.typed_center
         guard_chunk(X, weight, center.shape[0], X.dtype)
         resp = np.ascontiguousarray(_responsibilities(spec, rng, start, X), dtype=np.float64)
@@ -353,18 +386,53 @@ def _responsibilities(spec: RespSpec, rng, start: int, X: np.ndarray) -> np.ndar
     return np.asarray(spec.data)[start : start + rows]
 
 
+def fill_missing(X: np.ndarray, fill: np.ndarray | None) -> np.ndarray:
+    """X with each NaN entry replaced by fill (D,) of its column (X itself if fill is None
+    or X has no NaN): how initialisation sees missing values."""
+    if fill is None:
+        return X
+    missing = np.isnan(X)
+    if not missing.any():
+        return X
+    return np.where(missing, np.asarray(fill, dtype=X.dtype), X)
+
+
 class LloydSums(Task):
     """One Lloyd iteration's (weighted counts (K,), sums of x - centre (K, D)) around the
-    payload's centres (K, D) float64."""
+    payload's centres (K, D) float64, missing entries (payload's fill, or None) filled."""
 
     @staticmethod
-    def begin(centers: np.ndarray, start: int):
+    def begin(payload, start: int):
+        centers, _ = payload
         return np.zeros(centers.shape[0]), np.zeros_like(centers)
 
     @staticmethod
-    def chunk(acc, X, weight, start, centers) -> None:
+    def chunk(acc, X, weight, start, payload) -> None:
+        centers, fill = payload
+        X = np.ascontiguousarray(fill_missing(X, fill))
         guard_chunk(X, weight, centers.shape[1], X.dtype)
         K.lloyd_accumulate(X, weight, centers, acc[0], acc[1], np.empty(0, dtype=np.int64))
+
+    @staticmethod
+    def add(a, b):
+        return a[0] + b[0], a[1] + b[1]
+
+
+class FeatureMeans(Task):
+    """(weighted counts of the observed entries (D,), their weighted sums (D,)) of each
+    feature, NaN entries left out: the observed means, which initialisation fills in."""
+
+    @staticmethod
+    def begin(n_features: int, start: int):
+        return np.zeros(n_features), np.zeros(n_features)
+
+    @staticmethod
+    def chunk(acc, X, weight, start, n_features) -> None:
+        seen = ~np.isnan(X)
+        w = np.ones(X.shape[0]) if weight.size == 0 else weight
+        counts, sums = acc
+        counts += w @ seen
+        sums += w @ np.where(seen, X, 0.0)
 
     @staticmethod
     def add(a, b):
@@ -397,7 +465,10 @@ def score_rows(X: np.ndarray, kp: KernelParams, what: str, out: np.ndarray) -> N
     density = out if what == "density" else np.empty(n)
     labels = out if what == "labels" else np.empty(n, dtype=np.int64)
     resp = out if what == "proba" else np.empty((0, n_components))
-    K.score(X, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, density, labels, resp)
+    if kp.marginal is None:
+        K.score(X, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, density, labels, resp)
+    else:
+        K.score_missing(X, kp.family, kp.loc, kp.center, kp.prec, kp.log_norm, kp.marginal, density, labels, resp)
     bad = np.flatnonzero(~np.isfinite(density))
     if bad.size:  # no component gives the row a density float64 can hold: its squares overflow
         raise ValueError(f"the log-density of a row is {density[bad[0]]} (row {bad[0]} of a chunk of {n}): "
@@ -435,6 +506,7 @@ class LocalBackend:
         self.feature_names = getattr(source, "feature_names", None)
         self.sample_weight = sample_weight
         self.progress = progress
+        self.marginalize = bool(getattr(source, "allow_nan", False))  # NaN entries are missing values
         self.passes = 0
 
     @property
@@ -532,7 +604,7 @@ class LocalBackend:
 
 def em_stats(backend, params: Params) -> Stats:
     """One EM pass over the backend's data: Stats under params."""
-    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+    kp = KernelParams.from_params(params, compute_dtype(params, backend.dtype), backend.marginalize)
     return backend.reduce(EMStats, kp)
 
 
@@ -688,6 +760,8 @@ def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float
     weights, means = params.weights.copy(), params.means.copy()
     covariances, P = params.covariances.copy(), params.precisions_cholesky.copy()
     means[k] = stats.worst[2:]
+    unseen = np.isnan(means[k])  # a row's missing entries: the other components' mean there
+    means[k, unseen] = np.average(params.means[alive][:, unseen], axis=0, weights=params.weights[alive])
     weights[k] = threshold * unit / stats.weight
     weights /= weights.sum()
     if cov.name != "tied":

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _kernels as K
-from ._engine import LloydSums, Params, RespSpec, RespStats, m_step, reduce_chunks
+from ._engine import FeatureMeans, LloydSums, Params, RespSpec, RespStats, fill_missing, m_step, reduce_chunks
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SEED_SAMPLE = 100_000  # rows k-means++ seeding looks at, drawn uniformly from the data
@@ -104,7 +104,7 @@ def best_sample_centers(rows, weight, seeds, n_clusters, rng, tol) -> np.ndarray
     best, best_inertia, best_labels = None, np.inf, None
     for run in range(SAMPLE_RESTARTS):
         start = rows[seeds if run == 0 else kmeans_plusplus(rows, n_clusters, rng, weight)]
-        centers = lloyd(lambda c: reduce_chunks(LloydSums, c, [(0, rows, weight)]), start, tol)
+        centers = lloyd(lambda c: reduce_chunks(LloydSums, (c, None), [(0, rows, weight)]), start, tol)
         labels = np.empty(rows.shape[0], dtype=np.int64)
         inertia = K.lloyd_accumulate(rows, weight, centers, np.zeros(n_clusters), np.zeros_like(centers), labels)
         # the first run stands even if overflow made its inertia NaN
@@ -150,9 +150,12 @@ def initial_params(
     rng: np.random.RandomState,
 ) -> Params:
     """Params from one of INIT_METHODS over the backend's data, consuming rng as
-    scikit-learn does where it can."""
+    scikit-learn does where it can. Where NaN entries are missing values
+    (backend.marginalize), every step sees each of them as its feature's observed mean (one
+    more pass finds those)."""
     n_samples = backend.n_samples
-    center = backend.head(CENTER_ROWS).mean(axis=0)
+    fill = observed_means(backend) if backend.marginalize else None
+    center = fill_missing(backend.head(CENTER_ROWS), fill).mean(axis=0)
     shift = None  # each component's own centre where the method gives one
     if method == "random":
         how, data = "random", random_states(rng, backend.piece_starts, n_samples, n_components)
@@ -160,21 +163,33 @@ def initial_params(
         how, data = "seeds", choose_rows(rng, n_samples, n_components)
         order = np.argsort(data)
         rows, _ = backend.rows(data[order])
+        rows = fill_missing(rows, fill)
         shift = np.empty_like(rows)
         shift[order] = rows
     else:
         index = np.arange(n_samples) if n_samples <= SEED_SAMPLE else np.sort(choose_rows(rng, n_samples,
                                                                                           SEED_SAMPLE))
         rows, weight = backend.rows(index)
+        rows = fill_missing(rows, fill)
         seeds = kmeans_plusplus(rows, n_components, rng, weight)
         if method == "k-means++":
             how, data, shift = "seeds", index[seeds], rows[seeds]
         else:
             tol = LLOYD_TOL * float(np.mean(np.var(rows, axis=0)))
             centers = best_sample_centers(rows, weight, seeds, n_components, rng, tol)
-            how, data = "labels", lloyd(lambda c: backend.reduce(LloydSums, c, "k-means"), centers, tol)
+            how, data = "labels", lloyd(lambda c: backend.reduce(LloydSums, (c, fill), "k-means"), centers, tol)
             shift = data
-    spec = RespSpec(covariance_type, n_components, center, backend.dtype, how, data, shift)
+    spec = RespSpec(covariance_type, n_components, center, backend.dtype, how, data, shift, fill)
     stats = backend.reduce(RespStats, spec, "initialisation")[0]
     eps = 10 * np.finfo(backend.dtype).eps
     return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)
+
+
+def observed_means(backend) -> np.ndarray:
+    """One pass: each feature's (weighted) mean over its observed entries; a feature
+    missing in every row is an error."""
+    counts, sums = backend.reduce(FeatureMeans, backend.n_features, "observed means")
+    empty = np.flatnonzero(counts <= 0)
+    if empty.size:
+        raise ValueError(f"{backend.name}: feature {int(empty[0])} is missing (NaN) in every row; drop the column")
+    return sums / counts

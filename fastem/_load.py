@@ -11,7 +11,9 @@ any violation is a ``ModelFileError`` that says what is wrong:
   "sha256" an object of string -> string; version 3 adds "estimator", "GaussianMixture"
   or "BayesianGaussianMixture", which is what load returns; versions 1 and 2 are
   GaussianMixture files). For a GaussianMixture, "params" holds exactly the constructor
-  parameters other than the init arrays and they must make a valid ``GaussianMixture``
+  parameters other than the init arrays (those added since the first files,
+  ``LATER_PARAMS``, may be absent: they then have their defaults, the behaviour of the
+  fastem that wrote the file) and they must make a valid ``GaussianMixture``
   (``check_params``; random_state None or a seed in [0, 2**32)); "attributes" holds
   exactly converged_ (bool), n_iter_ (int >= 0), lower_bound_ (a float, not NaN or +inf;
   -inf is kept), lower_bounds_ (a list of such floats) and n_features_in_ (int >= 1);
@@ -174,6 +176,9 @@ def _is_bound(value) -> bool:
     return isinstance(value, float) and not math.isnan(value) and value != math.inf
 
 
+
+LATER_PARAMS = {"missing": "error"}  # GaussianMixture parameters newer than the first files, with their defaults
+
 class _Checker:
     """The checks of one file; each failure raises a ModelFileError naming the file."""
 
@@ -203,6 +208,7 @@ class _Checker:
 
     def estimator(self, params: dict, contents: dict) -> GaussianMixture:
         """The estimator of params (and the file's init arrays), its parameters checked."""
+        params = {**LATER_PARAMS, **params}  # files written before a parameter existed have its default
         self.exact_keys("model's 'params'", params, set(GaussianMixture().get_params()) - set(INIT_ARRAYS))
         self.random_state(params["random_state"])
         init = {name: self.init_array(name, contents[name]) for name in INIT_ARRAYS if name in contents}

@@ -203,7 +203,7 @@ def _estimator(args, k: int):
                "init_params": args.init, "random_state": args.seed, "chunk_size": args.chunk_size,
                "n_jobs": args.threads, "progress": not args.quiet}
     if not getattr(args, "bayesian", False):
-        return GaussianMixture(k, **options)
+        return GaussianMixture(k, missing=args.missing, **options)
     return BayesianGaussianMixture(
         k, weight_concentration_prior_type=args.weight_concentration_prior_type or "dirichlet_process",
         weight_concentration_prior=args.weight_concentration_prior, **options)
@@ -228,6 +228,8 @@ def _check_fit_options(args) -> str | None:
                 "for a Bayesian mixture use fit --bayesian, with -k an upper bound on the components")
     if given and not args.bayesian:
         return f"{given[0]} applies to a Bayesian mixture: add --bayesian"
+    if args.bayesian and args.missing != "error":
+        return "--missing marginalize applies to GaussianMixture: BayesianGaussianMixture refuses NaN"
     return None
 
 
@@ -521,6 +523,9 @@ def _add_fit_options(p: argparse.ArgumentParser, bayesian: bool = False) -> None
     p.add_argument("--init", choices=("kmeans", "k-means++", "random", "random_from_data"), default="kmeans")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--missing", choices=("error", "marginalize"), default="error",
+                   help="NaN entries (CSV: empty, NA, null...): an error naming the row (default), or missing values "
+                   "that EM marginalises exactly (the model keeps the setting for predict and score)")
 
 
 def _add_bayesian_options(p: argparse.ArgumentParser, hidden: bool = False) -> None:

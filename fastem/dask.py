@@ -97,11 +97,11 @@ PASS_ATTEMPTS = 3
 NAME = "the Dask array"
 
 
-def _piece(task: type[Task], block, weight, start: int, payload, check: bool):
+def _piece(task: type[Task], block, weight, start: int, payload, check: bool, allow_nan: bool = False):
     """A task's accumulator over one block (rows from start), on the worker."""
     block = np.ascontiguousarray(block)
     if check:
-        check_finite(block, start, NAME)
+        check_finite(block, start, NAME, allow_nan=allow_nan)
     weight = np.empty(0) if weight is None else np.ascontiguousarray(weight, dtype=np.float64)
     acc = task.begin(payload, start)
     with threads(_worker_threads()):
@@ -113,9 +113,9 @@ def _add(task: type[Task], a, b):
     return task.add(a, b)
 
 
-def _mapped(block, fn, payload, width, dtype, block_info=None):
+def _mapped(block, fn, payload, width, dtype, allow_nan=False, block_info=None):
     block = np.ascontiguousarray(block)
-    check_finite(block, block_info[0]["array-location"][0][0] if block_info else 0, NAME)
+    check_finite(block, block_info[0]["array-location"][0][0] if block_info else 0, NAME, allow_nan=allow_nan)
     out = np.empty((block.shape[0],) if width is None else (block.shape[0], width), dtype=dtype)
     with threads(_worker_threads()):
         fn(block, payload, out)
@@ -191,7 +191,7 @@ class DaskBackend:
     """The engine's view of a Dask array (see the module docstring). sample_weight: a
     numpy or Dask array of n_samples weights, validated as for in-memory data."""
 
-    def __init__(self, X, sample_weight=None, progress: bool = False):
+    def __init__(self, X, sample_weight=None, progress: bool = False, marginalize: bool = False):
         if _is_dataframe(X):
             X = X.select_dtypes("number")
         self.feature_names = _column_names(X)
@@ -204,6 +204,7 @@ class DaskBackend:
         self.piece_starts = tuple(int(v) for v in np.cumsum((0, *self.row_chunks[:-1])))
         self.sample_weight = None if sample_weight is None else self._weights(sample_weight)
         self.checked = False  # NaN and inf are looked for in the first pass and in every per-row map
+        self.marginalize = marginalize  # NaN entries are missing values
         self.passes = 0
 
     def count(self) -> int:
@@ -246,7 +247,8 @@ class DaskBackend:
         piece, add = dask.delayed(_piece, pure=True), dask.delayed(_add, pure=True)
 
         def build(ref):
-            leaves = [piece(task, b, w, s, ref, check) for b, w, s in zip(blocks, weights, self.piece_starts, strict=False)]
+            leaves = [piece(task, b, w, s, ref, check, self.marginalize)
+                      for b, w, s in zip(blocks, weights, self.piece_starts, strict=False)]
             return leaves, _tree(leaves, lambda a, b: add(task, a, b))
 
         show = _progress(self.n_samples, self.row_chunks, description or f"pass {self.passes}") if self.progress \
@@ -263,9 +265,9 @@ class DaskBackend:
 
         shared = dask.delayed(payload, pure=True)  # one key of the graph, read by every block
         if width is None:
-            result = self.X.map_blocks(_mapped, fn, shared, None, dtype, drop_axis=1, dtype=dtype)
+            result = self.X.map_blocks(_mapped, fn, shared, None, dtype, self.marginalize, drop_axis=1, dtype=dtype)
         else:
-            result = self.X.map_blocks(_mapped, fn, shared, width, dtype, dtype=dtype,
+            result = self.X.map_blocks(_mapped, fn, shared, width, dtype, self.marginalize, dtype=dtype,
                                        chunks=(self.X.chunks[0], (width,)))
         if out is None:
             return result
@@ -277,12 +279,12 @@ class DaskBackend:
 
     def rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(self.X[index].compute(), dtype=np.float64)
-        check_finite(rows, 0, f"{NAME} (among the sampled rows)")
+        check_finite(rows, 0, f"{NAME} (among the sampled rows)", allow_nan=self.marginalize)
         weight = np.ones(index.size) if self.sample_weight is None else \
             np.asarray(self.sample_weight[index].compute(), dtype=np.float64)
         return rows, weight
 
     def head(self, n: int) -> np.ndarray:
         rows = np.asarray(self.X[: min(n, self.n_samples)].compute(), dtype=np.float64)
-        check_finite(rows, 0, NAME)
+        check_finite(rows, 0, NAME, allow_nan=self.marginalize)
         return rows

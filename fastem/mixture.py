@@ -33,6 +33,8 @@ from ._persist import save as save_model
 from ._runs import EMSettings, fit_runs
 from ._threads import threads
 
+MISSING_POLICIES = ("error", "marginalize")
+
 
 class InvalidParameterError(ValueError, TypeError):
     """A constructor parameter has a wrong type or value (raised by fit)."""
@@ -66,6 +68,7 @@ _PARAMETERS = {
     "checkpoint": (lambda v: v is None or isinstance(v, str | os.PathLike), "None or a path"),
     "on_collapse": (lambda v: v in COLLAPSE_POLICIES, f"one of {COLLAPSE_POLICIES}"),
     "collapse_threshold": (lambda v: _is_real(v) and v >= 0, "a float >= 0"),
+    "missing": (lambda v: v in MISSING_POLICIES, f"one of {MISSING_POLICIES}"),
 }
 
 
@@ -105,7 +108,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
             if sample_weight is not None:
                 raise ValueError("sample_weight goes with an array X in partial_fit, not with a source")
             stream = self._open(X, reset=not fitted)
-            batches = (chunk_backend(chunk, f"{stream.name}, rows {start:,}+")
+            batches = (chunk_backend(chunk, f"{stream.name}, rows {start:,}+", stream.marginalize)
                        for start, chunk, _ in stream._items("partial_fit"))
         with threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore"):
             for batch in batches:
@@ -323,6 +326,15 @@ class GaussianMixture(_BaseMixture):
         Never NaN. Not applied by partial_fit, whose batches may lack a component.
     collapse_threshold : float, default=1.0
         The soft count, in (sample-weighted) rows, below which a component collapsed.
+    missing : {'error', 'marginalize'}, default='error'
+        What a NaN entry of X is: an error naming its row, or a value missing at random.
+        'marginalize' runs exact EM for incomplete data: each row's density is the
+        marginal over its observed features, and the M-step takes the expected
+        statistics of the missing entries given the observed ones, per component. The
+        same holds for predict, predict_proba, score_samples, score, bic and aic. inf,
+        and a row with every feature missing, stay errors. Data without NaN gives the
+        same model under both. Initialisation takes each missing entry as its feature's
+        observed mean.
 
     Attributes
     ----------
@@ -384,6 +396,7 @@ class GaussianMixture(_BaseMixture):
         checkpoint=None,
         on_collapse="reseed",
         collapse_threshold=1.0,
+        missing="error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -407,6 +420,7 @@ class GaussianMixture(_BaseMixture):
         self.checkpoint = checkpoint
         self.on_collapse = on_collapse
         self.collapse_threshold = collapse_threshold
+        self.missing = missing
 
     # ----------------------------------------------------------------- validation
     def _check_initial(self, n_features: int):
@@ -612,7 +626,7 @@ class GaussianMixture(_BaseMixture):
 
     def _kernel_params(self, backend) -> KernelParams:
         params = self._fitted_params()
-        return KernelParams.from_params(params, compute_dtype(params, backend.dtype))
+        return KernelParams.from_params(params, compute_dtype(params, backend.dtype), backend.marginalize)
 
     def n_parameters(self) -> int:
         """Free parameters of the fitted model (of its components after any dropped ones).

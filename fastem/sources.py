@@ -5,8 +5,10 @@ every other number type becomes float64), ``feature_names`` (a tuple of column n
 named sources, else None) and, when it can tell without reading, ``n_samples``.
 ``chunks()`` starts a new pass and yields C-contiguous 2-D arrays, each checked: the
 right width, numbers only, no NaN or inf (an error names the source, the chunk and the
-row); a local file checked whole once is not checked again while its size and
-modification time stay the same. File sources read in a background thread, so the next
+row); with ``allow_nan`` (an estimator's missing='marginalize' sets it) NaN entries are
+missing values and only inf and rows with every entry NaN are errors (nulls of Arrow
+columns and CSV's "", NA, N/A, null... are NaN). A local file checked whole once is not
+checked again while its size and modification time stay the same. File sources read in a background thread, so the next
 chunk is read while the kernel runs on the current one. Sources never write.
 
 ``source(obj, **options)`` opens any of them:
@@ -256,6 +258,7 @@ class Source:
     prefetch = False  # read in a background thread
     chunk_bytes = CHUNK_BYTES  # what an automatic chunk holds
     checked = False  # chunks are known to be finite already
+    allow_nan = False  # NaN entries are missing values (see the module docstring)
     fs = None  # the fsspec file system of a remote file source
     path = None  # the path of a local file source
 
@@ -293,20 +296,26 @@ class Source:
     def _checked_chunks(self) -> Iterator[np.ndarray]:
         start = 0
         stamp = self._file_stamp()
-        # A file whose every row was checked and that has not changed since skips the check.
-        verified = self.checked or (stamp is not None and stamp == getattr(self, "_verified", None))
+        verified = self._verified_for(stamp)
         for index, raw in enumerate(self._read()):
             chunk = self._as_chunk(raw, index, start)
             if chunk.shape[0] == 0:
                 continue
             if not verified:
-                check_finite(chunk, start, self.name, index)
+                check_finite(chunk, start, self.name, index, self.allow_nan)
             start += chunk.shape[0]
             yield chunk
         if start == 0:
             raise ValueError(f"{self.name} is empty: it yielded no rows")
         if stamp is not None and stamp == self._file_stamp():
-            self._verified = stamp
+            self._verified = (stamp, self.allow_nan)
+
+    def _verified_for(self, stamp) -> bool:
+        """Whether this pass may skip the checks: a file whose every row was checked (with
+        NaN refused, or allowed as now) and that has not changed since."""
+        verified = getattr(self, "_verified", None)
+        return self.checked or (stamp is not None and verified is not None and verified[0] == stamp
+                                and (self.allow_nan or not verified[1]))
 
     def _as_chunk(self, raw, index: int, start: int) -> np.ndarray:
         try:
@@ -382,9 +391,12 @@ def _prefetched(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.nda
 
 class ArraySource(Source):
     """A numpy array or memmap: chunks are views (copies only where the dtype or the
-    memory order needs converting, one chunk at a time). feature_names: its column names."""
+    memory order needs converting, one chunk at a time). feature_names: its column names.
+    Checked once, here: inf and rows of nothing but NaN are errors now, other NaN entries
+    in every pass that does not allow them."""
 
-    def __init__(self, X, chunk_size: int | None = None, name: str = "array", feature_names=None):
+    def __init__(self, X, chunk_size: int | None = None, name: str = "array", feature_names=None,
+                 allow_nan: bool = False):
         X = X if isinstance(X, np.ndarray) else np.asarray(X)
         if X.ndim == 1:
             X = X[:, None]
@@ -399,9 +411,22 @@ class ArraySource(Source):
             if len(self.feature_names) != X.shape[1]:
                 raise ValueError(f"{name} has {X.shape[1]} columns but {len(self.feature_names)} feature names")
         self.X, self.n_samples = X, X.shape[0]
+        self.allow_nan = self._checked_allowing_nan = allow_nan
+        self._has_nan = False
         for start, chunk in zip(range(0, X.shape[0], self.chunk_size), self._read(), strict=False):  # once: arrays do not change
-            check_finite(chunk, start, name)
-        self.checked = True
+            if allow_nan:
+                check_finite(chunk, start, name, allow_nan=True)
+                self._has_nan = self._has_nan or bool(np.isnan(chunk).any())
+                continue
+            try:
+                check_finite(chunk, start, name)
+            except ValueError:
+                if np.isinf(chunk).any():
+                    raise
+                self._has_nan = True  # an error in the first pass that does not allow NaN
+
+    def _verified_for(self, stamp) -> bool:
+        return not self._has_nan or (self.allow_nan and self._checked_allowing_nan)
 
     def _read(self) -> Iterable:
         return array_chunks(self.X, self.chunk_size)
@@ -955,6 +980,7 @@ PARQUET_BUFFER_BYTES = 2**20  # the buffered stream through which a Parquet colu
 
 _WHITESPACE = ("whitespace", " ")
 _MISSING = ("", "na", "n/a", "#n/a", "null", "none", "nil")  # how a CSV says "no value"
+_NULLS = tuple(dict.fromkeys(v for m in _MISSING for v in (m, m.upper(), m.capitalize())))  # pyarrow's are exact
 _HEAD_BYTES = 2**16  # what CSVSource reads of a file to find its header and delimiter
 
 
@@ -972,7 +998,6 @@ class CSVSource(_Columns):
 
     def __init__(self, path, columns=None, delimiter: str | None = None, header: bool | None = None,
                  chunk_size: int | None = None, storage_options: dict | None = None):
-        pa = _require("pyarrow", "csv")
         pa_csv = _require("pyarrow.csv", "csv")
         files = _files(path, storage_options)
         self.fs, self.files, self.name = files.fs, files.paths, files.name
@@ -1000,9 +1025,15 @@ class CSVSource(_Columns):
         self.feature_names = tuple(self.columns) if self.header else None
         self._block = int(min(64 * 2**20, max(self._block, 1.25 * self.chunk_size * self._line_bytes)))
         self._selected = columns is not None
-        self._convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(self.columns, pa.float64()),
-                                              include_columns=self.columns if self._selected else None,
-                                              null_values=[], strings_can_be_null=False)
+
+    @property
+    def _convert(self):
+        """pyarrow's conversion: float64 columns; CSV's ways of saying "no value" (_NULLS)
+        are nulls, then NaN, where NaN is allowed, and errors naming the line otherwise."""
+        pa, pa_csv = _require("pyarrow", "csv"), _require("pyarrow.csv", "csv")
+        return pa_csv.ConvertOptions(column_types=dict.fromkeys(self.columns, pa.float64()),
+                                     include_columns=self.columns if self._selected else None,
+                                     null_values=list(_NULLS) if self.allow_nan else [], strings_can_be_null=False)
 
     def _head(self) -> str:
         """The first bytes of the first file as text (an error if they are not UTF-8)."""

@@ -76,3 +76,125 @@ def lloyd_step(X, centers, sample_weight=None):
         if counts[k] > 0:
             new[k] = (w[labels == k] @ X[labels == k]) / counts[k]
     return labels, counts, new, float((w * d2[np.arange(len(X)), labels]).sum())
+
+
+# ----------------------------------------------------------- incomplete data (NaN = missing at random)
+# Exact EM for a Gaussian mixture with entries missing at random (Ghahramani and Jordan 1994),
+# computed per missingness pattern: the rows that observe the same features share the marginal
+# of each component and the conditional covariance of their missing entries.
+
+SOFT_COUNT_EPS = 10 * np.finfo(np.float64).eps  # added to each soft count nk, as scikit-learn does
+
+
+def observed_patterns(X):
+    """The rows of X (n, D) grouped by the features they observe: a list of (observed (D,) bool,
+    rows (m,) int) pairs covering every row once. A row with every feature missing is a ValueError."""
+    observed = ~np.isnan(np.asarray(X, dtype=np.float64))
+    empty = np.flatnonzero(~observed.any(axis=1))
+    if empty.size:
+        raise ValueError(f"row {empty[0]} has every feature missing")
+    patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return [(pattern, np.flatnonzero(inverse == i)) for i, pattern in enumerate(patterns)]
+
+
+def marginal_weighted_log_prob(X, weights, means, cov, covariance_type):
+    """log(weight_k) + log N(x_O | mu_k[O], Sigma_k[O, O]) over each row's observed features O,
+    shape (n, K), by scipy.stats on the observed sub-vectors. X (n, D) holds NaN where missing."""
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    covs = full_covariances(cov, covariance_type, len(weights), X.shape[1])
+    lp = np.empty((len(X), len(weights)))
+    for o, rows in observed_patterns(X):
+        x = X[np.ix_(rows, o)]
+        for k in range(len(weights)):
+            log_density = multivariate_normal.logpdf(x, mean=means[k][o], cov=covs[k][np.ix_(o, o)])
+            lp[rows, k] = np.log(weights[k]) + np.reshape(log_density, -1)
+    return lp
+
+
+def marginal_e_step(X, weights, means, cov, covariance_type):
+    """E-step on incomplete data: (log p(x_O) (n,), responsibilities (n, K)), with the NaN entries of
+    X (n, D) marginalised out; cov in scikit-learn's shape for covariance_type."""
+    lp = marginal_weighted_log_prob(X, weights, means, cov, covariance_type)
+    norm = logsumexp(lp, axis=1)
+    return norm, np.exp(lp - norm[:, None])
+
+
+def conditional_moments(X, means, cov, covariance_type):
+    """Per component k and row n, given the row's observed features O (missing M):
+    E[x | x_O, k] (K, n, D), observed entries as given, missing ones mu_M + S_MO S_OO^-1 (x_O - mu_O);
+    Cov[x | x_O, k] (K, n, D, D), S_MM - S_MO S_OO^-1 S_OM on the missing block and 0 elsewhere."""
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    n, d = X.shape
+    n_components = len(means)
+    covs = full_covariances(cov, covariance_type, n_components, d)
+    expected = np.repeat(X[None], n_components, axis=0)
+    conditional = np.zeros((n_components, n, d, d))
+    for o, rows in observed_patterns(X):
+        m = ~o
+        if not m.any():
+            continue
+        x_o = X[rows][:, o]
+        for k in range(n_components):
+            S = covs[k]
+            S_oo, S_mo, S_mm = S[o][:, o], S[m][:, o], S[m][:, m]
+            x_m = means[k][m] + np.linalg.solve(S_oo, (x_o - means[k][o]).T).T @ S_mo.T  # (rows, |M|)
+            fill = expected[k, rows]
+            fill[:, m] = x_m
+            expected[k, rows] = fill
+            block = np.zeros((d, d))
+            block[np.outer(m, m)] = (S_mm - S_mo @ np.linalg.solve(S_oo, S_mo.T)).reshape(-1)
+            conditional[k, rows] = block
+    return expected, conditional
+
+
+def expected_m_step(X, resp, means, cov, covariance_type, reg_covar, sample_weight=None,
+                    eps=SOFT_COUNT_EPS):
+    """M-step on incomplete data from the expected sufficient statistics given the observed entries.
+
+    X (n, D) with NaN where missing; resp (n, K); means (K, D) and cov (scikit-learn's shape) are the
+    CURRENT parameters, which give the conditional expectations of the missing entries. Soft counts
+    nk = sum_n w_n r_nk + eps (as scikit-learn's 10 * machine epsilon). Returns (weights (K,),
+    means (K, D), covariances in scikit-learn's shape): per component the expected scatter
+    sum_n w_n r_nk (E[(x - mu_k)(x - mu_k)^T | x_O]) / nk; tied their nk-weighted mean, diag its
+    diagonal, spherical the mean of that; reg_covar on the diagonal."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    r = resp * w[:, None]
+    nk = r.sum(axis=0) + eps
+    expected, conditional = conditional_moments(X, means, cov, covariance_type)
+    new_means = np.stack([r[:, k] @ expected[k] for k in range(len(nk))]) / nk[:, None]
+    scatter = []
+    for k, mu in enumerate(new_means):
+        centred = expected[k] - mu
+        scatter.append(((centred.T * r[:, k]) @ centred + np.einsum("n,nij->ij", r[:, k], conditional[k])) / nk[k])
+    full = np.stack(scatter)
+    if covariance_type == "full":
+        new_cov = full + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        new_cov = np.einsum("k,kij->ij", nk, full) / nk.sum() + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        new_cov = np.diagonal(full, axis1=1, axis2=2) + reg_covar
+    else:
+        new_cov = np.diagonal(full, axis1=1, axis2=2).mean(axis=1) + reg_covar
+    return nk / nk.sum(), new_means, new_cov
+
+
+def incomplete_em(X, weights, means, cov, covariance_type, n_iter, reg_covar, sample_weight=None,
+                  eps=SOFT_COUNT_EPS):
+    """n_iter iterations of exact EM on X (n, D) with NaN where missing, from (weights (K,), means (K, D),
+    cov in scikit-learn's shape). Returns (weights, means, covariances, lower_bounds): lower_bounds[i] is
+    the (sample-weighted) mean log p(x_O) under the parameters before iteration i's M-step, as
+    scikit-learn's lower_bounds_."""
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    weights, means, cov = (np.asarray(a, dtype=np.float64) for a in (weights, means, cov))
+    lower_bounds = []
+    for _ in range(n_iter):
+        log_p, resp = marginal_e_step(X, weights, means, cov, covariance_type)
+        lower_bounds.append(float(w @ log_p / w.sum()))
+        weights, means, cov = expected_m_step(X, resp, means, cov, covariance_type, reg_covar, sample_weight, eps)
+    return weights, means, cov, lower_bounds
