@@ -1,5 +1,8 @@
-"""Bounded memory: a folder of Parquet files fitted and a .npy file's predictions
-streamed to disk, each in a fresh process whose peak resident memory is reported.
+"""Bounded memory: a Parquet folder and streamed predictions
+=========================================================
+
+A folder of Parquet files fitted and a .npy file's predictions streamed to disk, each in
+a fresh process whose peak resident memory is reported.
 
 1. A Parquet dataset (files of several row groups, 16 float64 columns) of --parquet-gb,
    fitted by ``GaussianMixture.fit("folder")`` with K=8 diagonal components.
@@ -7,8 +10,10 @@ streamed to disk, each in a fresh process whose peak resident memory is reported
    written by ``predict_proba(path, out="proba.npy")`` chunk by chunk; then checked
    against the in-memory predictions, block by block.
 
-Run: python examples/bounded_memory.py [--parquet-gb 2] [--npy-gb 4] [--folder DIR]
-     python examples/bounded_memory.py --quick          # 50 MB of each (CI)
+Run::
+
+    python examples/bounded_memory.py [--parquet-gb 2] [--npy-gb 4] [--folder DIR]
+    python examples/bounded_memory.py --quick          # 50 MB of each (CI)
 """
 
 import argparse
@@ -25,8 +30,12 @@ import numpy as np
 
 D, K, FILES = 16, 8, 8
 ROWS_PER_WRITE = 500_000
+SCRIPT = globals().get("__file__", sys.argv[0])  # this file (sphinx-gallery sets sys.argv[0], not __file__)
 
 
+# %%
+# The data: rows of a known 8-component mixture, written half a million rows at a time, to
+# a folder of Parquet files of several row groups each and to one .npy file.
 def blocks(rows: int, seed: int):
     """rows of a known 8-component mixture, ROWS_PER_WRITE at a time."""
     rng = np.random.default_rng(seed)
@@ -60,6 +69,10 @@ def write_npy(path: Path, gigabytes: float) -> None:
     del X
 
 
+# %%
+# Each measured step runs in a process of its own, which reports its peak resident
+# memory: the fit on the folder (``fit("folder")``), then the probabilities of every row of
+# the .npy file written chunk by chunk (``predict_proba(source, out="proba.npy")``).
 def peak_mib() -> float:
     """This process's peak resident memory, MiB: VmHWM, which starts afresh with the program
     (ru_maxrss keeps the parent's peak across fork and exec), or ru_maxrss elsewhere."""
@@ -91,13 +104,17 @@ def child(step: str, folder: Path) -> None:
 
 
 def measure(step: str, folder: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", step, "--folder", str(folder)], check=True,
+    out = subprocess.run([sys.executable, SCRIPT, "--child", step, "--folder", str(folder)], check=True,
                          stdout=subprocess.PIPE, text=True)
     return json.loads(out.stdout.splitlines()[-1])
 
 
+# %%
+# The run: write the files, measure both steps, and check that the streamed
+# probabilities equal the in-memory ones block by block.
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Bounded memory: a folder of Parquet files fitted and a .npy file's predictions")
     parser.add_argument("--parquet-gb", type=float, default=2.0, help="size of the Parquet dataset (default 2 GB)")
     parser.add_argument("--npy-gb", type=float, default=4.0, help="size of the .npy file (default 4 GB)")
     parser.add_argument("--folder", default=tempfile.gettempdir(), help="where to write the files")

@@ -1,9 +1,13 @@
-"""Dask: fit on a cluster, with the same kernels and the same model as one machine.
+"""Dask: fit on a cluster
+======================
 
-Runs on a LocalCluster of 2 worker processes. On a real cluster, replace the
-LocalCluster by the scheduler's address:  client = Client("tcp://scheduler-host:8786").
+Fit on a cluster, with the same kernels and the same model as one machine. Runs on a
+LocalCluster of 2 worker processes. On a real cluster, replace the LocalCluster by the
+scheduler's address: ``client = Client("tcp://scheduler-host:8786")``. The blocks of the
+Dask array are made on the workers and stay there: each EM iteration sends the
+parameters to the workers and brings back only the blocks' statistics.
 
-Run: python examples/dask_cluster.py [--quick] [--rows N]
+Run: ``python examples/dask_cluster.py [--quick] [--rows N]``
 """
 
 import argparse
@@ -17,7 +21,8 @@ from distributed import Client, LocalCluster
 
 from fastem import GaussianMixture
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description="Dask: fit on a cluster, with the same kernels and the same model as "
+                                             "one machine.")
 parser.add_argument("--quick", action="store_true", help="200,000 rows (CI)")
 parser.add_argument("--rows", type=int, default=10_000_000)
 parser.add_argument("--iterations", type=int, default=5, help="timed EM iterations")
@@ -27,12 +32,18 @@ K, D, BLOCK = 16, 16, 500_000 if not args.quick else 50_000
 CENTERS = np.random.default_rng(0).normal(scale=4.0, size=(K, D))
 
 
+# %%
+# The data: a Dask array whose blocks are made where they are computed, on the workers.
 def make_block(i: int, n: int) -> np.ndarray:
     """Block i of the dataset, made where it is computed: on a worker."""
     rng = np.random.default_rng(i)
     return CENTERS[rng.integers(K, size=n)] + rng.standard_normal((n, D))
 
 
+# %%
+# The fit on the cluster, lazy predictions, and the seconds per EM iteration on the
+# cluster against the same fit in this process, from the same start: the two models agree
+# to 1e-10 relative.
 def main() -> None:
     sizes = [min(BLOCK, rows - s) for s in range(0, rows, BLOCK)]
     X = da.concatenate([da.from_delayed(dask.delayed(make_block)(i, n), shape=(n, D), dtype=np.float64)
