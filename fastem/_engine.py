@@ -128,7 +128,7 @@ class KernelParams:
         centre; full: the centre plus the means' offsets from it) as rounded to dtype, so
         that the M-step adds the shifted moments to exactly the point they were taken
         around. marginalize: NaN entries of the data are missing values, and marginal
-        holds (covariances (K or 1, D, D) for full and tied, means, shift, log weights,
+        holds (precisions (K or 1, D, D) for full and tied, means, shift, log weights,
         variances (K, 1, D) and 2 log prec - log(2 pi) (K, 1, D) for diag and spherical)."""
         dtype = np.dtype(dtype)
         cov = params.cov
@@ -142,12 +142,12 @@ class KernelParams:
         marginal = None
         if marginalize:
             none = np.zeros((1, 1, 1))
-            sigma = none if cov.family == K.DIAG else np.ascontiguousarray(
-                np.reshape(params.covariances, (-1, *means.shape[1:] * 2)), dtype=np.float64)
+            lam = none if cov.family == K.DIAG else np.ascontiguousarray(
+                np.reshape(params.precisions, (-1, *means.shape[1:] * 2)), dtype=np.float64)
             prec64 = np.asarray(prec, dtype=np.float64)
             var, h2 = (1.0 / prec64**2, (2.0 * np.log(prec64) - LOG_2PI).astype(dtype)) if cov.family == K.DIAG \
                 else (none, none.astype(dtype))
-            marginal = (sigma, means, shift, np.asarray(log_weights, dtype=np.float64), var, h2)
+            marginal = (lam, means, shift, np.asarray(log_weights, dtype=np.float64), var, h2)
         return cls(
             cov.name,
             cov.family,

@@ -5,6 +5,7 @@
     python -m fastem.bench --scaling plot.png   # seconds per iteration against N, log-log
     python -m fastem.bench --threads            # 1 thread against all threads
     python -m fastem.bench --bayesian --covariance diag full   # BayesianGaussianMixture, both libraries
+    python -m fastem.bench --missing 0.1 --covariance diag full  # 10% NaN, missing="marginalize", vs complete
 
 Next to each fastem time it prints this machine's floor for the iteration, measured in
 the same run (fastem's performance model): the largest of the data's bytes over the
@@ -336,6 +337,38 @@ def thread_scaling(n: int, d: int, k: int, covariance_type: str, rounds: int = 5
           f"{np.median(machine):.2f}x ({machine.min():.2f}-{machine.max():.2f}x)")
 
 
+def with_missing(X: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """A copy of X with each entry NaN with probability fraction (missing completely at
+    random), but one entry kept in every row."""
+    rng = np.random.default_rng(seed)
+    out = X.copy()
+    gone = rng.random(X.shape) < fraction
+    gone[gone.all(axis=1), 0] = False
+    out[gone] = np.nan
+    return out
+
+
+def missing_table(n: int, d: int, k: int, covariance_types, fraction: float, dtype: str = "float64",
+                  rounds: int = 3, m: int = 10) -> None:
+    """Seconds per EM iteration of fastem on data with a fraction of its entries missing
+    (missing="marginalize") and on the same data complete, in turn over several rounds
+    and from the same start; the ratio per round and the median of the rounds."""
+    X = make_data(n, d, k, dtype)
+    Xm = with_missing(X, fraction)
+    print(f"missing values: N={n:,} D={d} K={k} {dtype}, {fraction:.0%} of the entries missing at random "
+          f"({np.isnan(Xm).any(axis=1).mean():.1%} of the rows), {m} timed iterations, {rounds} rounds")
+    print(f"{'covariance':<10} {'complete s/it':>14} {'missing s/it':>13} {'ratio':>7}  rounds")
+    for cov in covariance_types:
+        init = starting_point(X, k, cov)
+        complete, missing = [], []
+        for _ in range(rounds):
+            complete.append(seconds_per_iteration("fastem", X, k, cov, init, m))
+            missing.append(seconds_per_iteration("fastem", Xm, k, cov, {**init, "missing": "marginalize"}, m))
+        ratios = np.array(missing) / np.array(complete)
+        print(f"{cov:<10} {np.median(complete):>14.4f} {np.median(missing):>13.4f} {np.median(ratios):>6.2f}x  "
+              + " ".join(f"{r:.2f}x" for r in ratios), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastem.bench", description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1_000_000, help="rows (default 1,000,000)")
@@ -352,8 +385,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="BayesianGaussianMixture (variational EM) of both libraries instead of GaussianMixture, "
                              "from init_params='random_from_data' ('random' for tied), with the relative difference "
                              "of their lower bounds; also with --scaling and --threads")
+    parser.add_argument("--missing", type=float, metavar="FRACTION",
+                        help="fastem with this fraction of entries NaN (missing='marginalize') against the same data "
+                             "complete, interleaved rounds")
     parser.add_argument("--peak-child", choices=("fastem", "sklearn"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.missing is not None:
+        if not 0.0 <= args.missing < 1.0:
+            parser.error(f"--missing must be a fraction in [0, 1), got {args.missing}")
+        missing_table(args.n, args.d, args.k, args.covariance, args.missing, args.dtype)
+        return 0
     if args.peak_child:
         _peak_child(args, args.peak_child, args.covariance[0])
         return 0

@@ -64,6 +64,7 @@ def test_thread_scaling_prints_both_counts_and_the_ratio(capsys):
     assert re.search(pattern, out), out
 
 
+@pytest.mark.slow  # 15 s; test_table_has_a_row_per_covariance_type runs the same table code
 def test_bayesian_table_times_both_libraries_from_the_same_start(capsys):
     """--bayesian: a row per covariance type with fastem's and scikit-learn's
     BayesianGaussianMixture times, their ratio, and lower bounds that agree (the same

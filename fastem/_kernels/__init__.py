@@ -51,22 +51,22 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels):
 
 def em_accumulate_missing(X, weight, family, loc, center, prec, log_norm, marginal, s0, s1, s2, worst):
     """em_accumulate for a chunk whose NaN entries are missing (see missing.py); marginal:
-    (sigma, means, shift, log_w, var, h2) float64 but h2. A chunk without NaN computes
+    (lam: the precisions, means, shift, log_w, var, h2) float64 but h2. A chunk without NaN computes
     exactly as em_accumulate."""
-    sigma, means, shift, log_w, var, h2 = marginal
+    lam, means, shift, log_w, var, h2 = marginal
     threads = numba.get_num_threads()
     if family == DIAG:
         return missing.em_diag(X, weight, loc, prec, log_norm, var, h2, s0, s1, s2, worst, threads)
     order, starts, first = missing.patterns(X)
     if starts.shape[0] == 2 and not np.isnan(X[first[0]]).any():
         return drivers.em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst, threads)
-    return missing.em_patterns(X, weight, family, loc, center, prec, log_norm, sigma, means, shift, log_w, order,
+    return missing.em_patterns(X, weight, family, loc, center, prec, log_norm, lam, means, shift, log_w, order,
                                starts, first, s0, s1, s2, worst, threads)
 
 
 def score_missing(X, family, loc, center, prec, log_norm, marginal, log_density, labels, resp):
     """score for a chunk whose NaN entries are missing (marginal as em_accumulate_missing's)."""
-    sigma, means, _shift, log_w, _var, h2 = marginal
+    lam, means, _shift, log_w, _var, h2 = marginal
     threads = numba.get_num_threads()
     if family == DIAG:
         missing.score_diag(X, loc, prec, log_norm, h2, log_density, labels, resp, threads)
@@ -75,5 +75,5 @@ def score_missing(X, family, loc, center, prec, log_norm, marginal, log_density,
     if starts.shape[0] == 2 and not np.isnan(X[first[0]]).any():
         drivers.score(X, family, loc, center, prec, log_norm, log_density, labels, resp, threads)
         return
-    missing.score_patterns(X, family, loc, center, prec, log_norm, sigma, means, log_w, order, starts, first,
+    missing.score_patterns(X, family, loc, center, prec, log_norm, lam, means, log_w, order, starts, first,
                            log_density, labels, resp, threads)

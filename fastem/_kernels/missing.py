@@ -2,7 +2,7 @@
 observed features, and the expected sufficient statistics given them (Ghahramani and
 Jordan 1994). Same arguments as drivers.py, plus:
 
-    sigma    (K, D, D) full, (1, D, D) tied: the covariances, float64
+    lam      (K, D, D) full, (1, D, D) tied: the precisions, float64
     means    (K, D) float64: the components' means
     shift    (K, D) float64: the points the statistics are taken around (Stats.shift)
     log_w    (K,) float64: log weights
@@ -276,61 +276,61 @@ def gather_block(X, weight, order, a, nb, observed, m, xT, wb):
 
 # ------------------------------------------------------------------------ one pattern's algebra
 @njit(**JIT)
-def cholesky_lower(S, m, L):
-    """L[:m, :m] lower triangular with L L^T = S[:m, :m] (NaN where S is not positive definite)."""
-    for j in range(m):
-        s = S[j, j]
-        for p in range(j):
-            s -= L[j, p] * L[j, p]
-        L[j, j] = np.sqrt(s) if s > 0.0 else np.nan
-        for i in range(j + 1, m):
-            t = S[i, j]
-            for p in range(j):
-                t -= L[i, p] * L[j, p]
-            L[i, j] = t / L[j, j]
-        for i in range(j):
-            L[i, j] = 0.0
-
-
-@njit(**JIT)
-def pattern_algebra(sigma, observed, m, missing, r, S, L, Q, T, Bt, C):
-    """For one covariance sigma (D, D) and a pattern with observed features observed[:m]
-    and missing ones missing[:r]: Q[:m, :m] upper triangular with Q Q^T = S_OO^-1 (the
-    marginal's precision factor), Bt[:m, :r] = (S_MO S_OO^-1)^T, C[:r, :r] = S_MM - S_MO
-    S_OO^-1 S_OM. Returns log det Q. S, L, T: (D, D) scratch."""
-    for i in range(m):
-        for j in range(m):
-            S[i, j] = sigma[observed[i], observed[j]]
-    cholesky_lower(S, m, L)
-    log_det = 0.0
-    for j in range(m):  # Q = L^-T: column j of L^-1 is row j of Q
-        Q[j, j] = 1.0 / L[j, j]
-        log_det -= np.log(L[j, j])
-        for i in range(j + 1, m):
-            t = 0.0
-            for p in range(j, i):
-                t += L[i, p] * Q[j, p]
-            Q[j, i] = -t / L[i, i]
-        for i in range(j):
-            Q[j, i] = 0.0
-    for c in range(r):  # T = L^-1 S_OM = Q^T S_OM
-        for i in range(m):
-            t = 0.0
-            for p in range(i + 1):
-                t += Q[p, i] * sigma[observed[p], missing[c]]
-            T[i, c] = t
-    for c in range(r):  # Bt = L^-T T = Q T
-        for i in range(m):
-            t = 0.0
-            for p in range(i, m):
-                t += Q[i, p] * T[p, c]
-            Bt[i, c] = t
+def pattern_algebra(lam, observed, m, missing, r, W, L, Q, R, Bt, C):
+    """For one precision lam (D, D) and a pattern with observed features observed[:m] and
+    missing ones missing[:r], from the precision's blocks (Schur complement, no inverse of
+    the observed block): C[:r, :r] = lam_MM^-1, the conditional covariance; R[:r, :m] =
+    lam_MM^-1 lam_MO, so that E[x_M | x_O] = mu_M - R (x_O - mu_O) and Bt = -R^T; W = lam_OO
+    - lam_OM R, the marginal's precision, and Q[:m, :m] upper triangular with Q Q^T = W.
+    Returns log det Q. L (D, D) is scratch. A factor that is not positive definite gives
+    NaN (the pass then reports a non-finite log-likelihood)."""
+    for a in range(r):  # lam_MM = L L^T, L lower
+        for c in range(a + 1):
+            t = lam[missing[a], missing[c]]
+            for p in range(c):
+                t -= L[a, p] * L[c, p]
+            if a == c:
+                L[a, a] = np.sqrt(t) if t > 0.0 else np.nan
+            else:
+                L[a, c] = t / L[c, c]
+    for c in range(r):  # C = L^-T L^-1: solve L y = e_c, then L^T C[:, c] = y
+        for a in range(r):
+            t = 1.0 if a == c else 0.0
+            for p in range(a):
+                t -= L[a, p] * C[p, c]
+            C[a, c] = t / L[a, a]
+        for a in range(r - 1, -1, -1):
+            t = C[a, c]
+            for p in range(a + 1, r):
+                t -= L[p, a] * C[p, c]
+            C[a, c] = t / L[a, a]
     for a in range(r):
-        for c in range(r):
-            t = sigma[missing[a], missing[c]]
-            for p in range(m):
-                t -= T[p, a] * T[p, c]
-            C[a, c] = t
+        for j in range(m):
+            t = 0.0
+            for c in range(r):
+                t += C[a, c] * lam[missing[c], observed[j]]
+            R[a, j] = t
+            Bt[j, a] = -t
+    for i in range(m):
+        for j in range(i, m):
+            t = lam[observed[i], observed[j]]
+            for a in range(r):
+                t -= lam[observed[i], missing[a]] * R[a, j]
+            W[i, j] = t
+    log_det = 0.0
+    for j in range(m - 1, -1, -1):  # Q Q^T = W, Q upper: the last column first
+        t = W[j, j]
+        for p in range(j + 1, m):
+            t -= Q[j, p] * Q[j, p]
+        Q[j, j] = np.sqrt(t) if t > 0.0 else np.nan
+        log_det += np.log(Q[j, j])
+        for i in range(j):
+            t = W[i, j]
+            for p in range(j + 1, m):
+                t -= Q[i, p] * Q[j, p]
+            Q[i, j] = t / Q[j, j]
+        for i in range(j + 1, m):
+            Q[i, j] = 0.0
     return log_det
 
 
@@ -395,20 +395,20 @@ def split_pattern(X, row, observed, missing):
 
 
 @njit(**JIT)
-def marginal_params(family, m, r, observed, missing, sigma, means, shift, log_w, loc, center, alg, coef, m_loc,
+def marginal_params(family, m, r, observed, missing, lam, means, shift, log_w, loc, center, alg, coef, m_loc,
                     log_norm_p, e):
     """One pattern's kernel parameters for its rows gathered to their m observed features
     (observed[:m]; missing[:r] the others), in X's precision: coef (K or 1, D4, D4) the
     marginals' factors (zero past m), m_loc (K, D) full: the statistics' shifts mu_k - c,
     tied: the whitened locations Q^T (mu_k - c) (in the first m columns), log_norm_p (K,);
     e (K, D) float64: the conditional means' offsets from the shift (first r columns).
-    alg (K or 1, 6, D, D) receives each factor's (S, L, Q, T, Bt, C)."""
+    alg (K or 1, 6, D, D) receives each factor's (W, L, Q, R, Bt, C) (pattern_algebra)."""
     n_components = means.shape[0]
     ty = loc.dtype.type
     n_factors = n_components if family == FULL else 1
     for f in range(n_factors):
         a = alg[f]
-        log_det = pattern_algebra(sigma[f], observed, m, missing, r, a[0], a[1], a[2], a[3], a[4], a[5])
+        log_det = pattern_algebra(lam[f], observed, m, missing, r, a[0], a[1], a[2], a[3], a[4], a[5])
         for k in range(n_components if family == TIED else 1):
             kk = f if family == FULL else k
             log_norm_p[kk] = ty(log_w[kk] + log_det - 0.5 * m * LOG_2PI)
@@ -520,7 +520,7 @@ def _pattern_scratch(slots, n_components, n_features, family, like):
 
 
 @njit(**JIT)
-def _piece_params(family, X, row, s, sigma, means, shift, log_w, loc, center, prec, log_norm, coef_all, e_loc_all,
+def _piece_params(family, X, row, s, lam, means, shift, log_w, loc, center, prec, log_norm, coef_all, e_loc_all,
                   m_loc_all, alg, coef, m_loc, log_norm_p, e, index, c_obs):
     """(m, r, coef, e_loc, m_loc, log_norm, center) for the block functions over a piece
     whose pattern is X[row]'s: the complete-data parameters for a complete pattern."""
@@ -528,7 +528,7 @@ def _piece_params(family, X, row, s, sigma, means, shift, log_w, loc, center, pr
     m, r = split_pattern(X, row, observed, missing)
     if r == 0:
         return m, r, coef_all, e_loc_all, m_loc_all, log_norm, center
-    marginal_params(family, m, r, observed, missing, sigma, means, shift, log_w, loc, center, alg[s], coef[s],
+    marginal_params(family, m, r, observed, missing, lam, means, shift, log_w, loc, center, alg[s], coef[s],
                     m_loc[s], log_norm_p[s], e[s])
     for j in range(m):
         c_obs[s, j] = center[observed[j]]
@@ -551,7 +551,7 @@ def _piece_log_prob(family, X, weight, order, a, nb, observed, m, xT, work, vec,
 
 
 @njit(**PARALLEL_JIT)
-def em_patterns(X, weight, family, loc, center, prec, log_norm, sigma, means, shift, log_w, order, starts, first, s0,
+def em_patterns(X, weight, family, loc, center, prec, log_norm, lam, means, shift, log_w, order, starts, first, s0,
                 s1, s2, worst, threads):
     """drivers.em_accumulate for FULL and TIED over a chunk whose NaN entries are missing,
     its rows grouped by pattern (order, starts, first from ``patterns``). Returns sum_n
@@ -566,7 +566,7 @@ def em_patterns(X, weight, family, loc, center, prec, log_norm, sigma, means, sh
         s = np.int64(slot)  # one type for the helpers, whatever the loop's index type
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             _em_group(family, X, weight, order, first, piece, group_first[g], group_first[g + 1], s, rows, loc, center,
-                      prec, log_norm, sigma, means, shift, log_w, kernel, scratch, local, xT[s], work[s], logp[s],
+                      prec, log_norm, lam, means, shift, log_w, kernel, scratch, local, xT[s], work[s], logp[s],
                       vec[s], g_s0[g], g_s1[g], g_s2[g], g_ll[g:g + 1], g_low[g:g + 1], g_low_row[g:g + 1])
     return _em_finish(sums, s0, s1, s2, X, worst)
 
@@ -602,7 +602,7 @@ def _em_finish(sums, s0, s1, s2, X, worst):
 
 
 @njit(**JIT)
-def _em_group(family, X, weight, order, first, piece, i0, i1, s, rows, loc, center, prec, log_norm, sigma, means,
+def _em_group(family, X, weight, order, first, piece, i0, i1, s, rows, loc, center, prec, log_norm, lam, means,
               shift, log_w, kernel, scratch, local, xT, work, logp, vec, s0, s1, s2, ll_out, low, low_row):
     """em_patterns' work on pieces i0:i1 (one row group) in slot s: statistics into s0, s1,
     s2 and the log-likelihood into ll_out[0]; the least likely row into low, low_row."""
@@ -614,7 +614,7 @@ def _em_group(family, X, weight, order, first, piece, i0, i1, s, rows, loc, cent
     l0, l1, l2, gram = local
     for i in range(i0, i1):
         p, a0, a1 = piece[i, 0], piece[i, 1], piece[i, 2]
-        m, r, cf, el, ml, ln, cc = _piece_params(family, X, first[p], s, sigma, means, shift, log_w, loc, center, prec,
+        m, r, cf, el, ml, ln, cc = _piece_params(family, X, first[p], s, lam, means, shift, log_w, loc, center, prec,
                                                  log_norm, coef_all, e_loc_all, m_loc_all, alg, coef, m_loc,
                                                  log_norm_p, e, index, c_obs)
         observed, missing = index[s, 0], index[s, 1]
@@ -704,7 +704,7 @@ def _row_results(logp, b, top, total, row, log_density, labels, resp):
 
 
 @njit(**PARALLEL_JIT)
-def score_patterns(X, family, loc, center, prec, log_norm, sigma, means, log_w, order, starts, first, log_density,
+def score_patterns(X, family, loc, center, prec, log_norm, lam, means, log_w, order, starts, first, log_density,
                    labels, resp, threads):
     """drivers.score for FULL and TIED over a chunk whose NaN entries are missing, its
     rows grouped by pattern (see em_patterns)."""
@@ -721,12 +721,12 @@ def score_patterns(X, family, loc, center, prec, log_norm, sigma, means, log_w, 
         s = np.int64(slot)
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             _score_group(family, X, order, first, piece, group_first[g], group_first[g + 1], s, rows, loc, center,
-                         prec, log_norm, sigma, means, log_w, kernel, scratch, xT[s], work[s], logp[s], vec[s],
+                         prec, log_norm, lam, means, log_w, kernel, scratch, xT[s], work[s], logp[s], vec[s],
                          log_density, labels, resp)
 
 
 @njit(**JIT)
-def _score_group(family, X, order, first, piece, i0, i1, s, rows, loc, center, prec, log_norm, sigma, means, log_w,
+def _score_group(family, X, order, first, piece, i0, i1, s, rows, loc, center, prec, log_norm, lam, means, log_w,
                  kernel, scratch, xT, work, logp, vec, log_density, labels, resp):
     """score_patterns' work on pieces i0:i1 in slot s."""
     wide_vectors()
@@ -734,7 +734,7 @@ def _score_group(family, X, order, first, piece, i0, i1, s, rows, loc, center, p
     alg, coef, m_loc, log_norm_p, e, index, c_obs = scratch
     for i in range(i0, i1):
         p, a0, a1 = piece[i, 0], piece[i, 1], piece[i, 2]
-        m, _r, cf, el, _ml, ln, cc = _piece_params(family, X, first[p], s, sigma, means, means, log_w, loc, center,
+        m, _r, cf, el, _ml, ln, cc = _piece_params(family, X, first[p], s, lam, means, means, log_w, loc, center,
                                                    prec, log_norm, coef_all, e_loc_all, m_loc_all, alg, coef, m_loc,
                                                    log_norm_p, e, index, c_obs)
         for a in range(a0, a1, rows):
