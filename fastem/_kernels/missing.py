@@ -37,6 +37,8 @@ from .full import full_accumulate, full_log_prob, locations
 from .tied import center_block, tied_accumulate, tied_log_prob
 
 PIECE_ROWS = 4096  # rows of one pattern per unit of parallel work; each piece computes its pattern once
+RARE_ROWS = 8  # a piece of fewer rows takes each row's marginal directly (_rare_rows)
+PATTERN_COST = 150  # a piece's pattern algebra and expansion, in rows' worth of block work (D=16, K=16: ~100 us)
 LOG_2PI = np.log(2.0 * np.pi)
 
 
@@ -231,8 +233,9 @@ def patterns(X):
 @njit(**JIT)
 def pieces_of(starts, n_rows, rows, n_components, s2_size, n_features):
     """Pieces (pattern, first, stop) of at most PIECE_ROWS rows (positions in the grouped
-    order) and the row groups over them, a function of the data only: (piece (m, 3),
-    group_first (groups + 1,)) with group g the pieces group_first[g]:group_first[g + 1]."""
+    order) and the groups over them, a function of the data only (never of the thread
+    count): (piece (m, 3), group_first (groups + 1,)) with group g the pieces
+    group_first[g]:group_first[g + 1]."""
     n_patterns = starts.shape[0] - 1
     total = 0
     for p in range(n_patterns):
@@ -246,12 +249,20 @@ def pieces_of(starts, n_rows, rows, n_components, s2_size, n_features):
     n_blocks = (n_rows + rows - 1) // rows
     per_group = 8 * (s2_size + n_components * (n_features + 1) + 3)
     groups = n_groups(n_blocks, per_group)
+    # groups of about equal work: a piece costs its rows plus PATTERN_COST rows for its
+    # pattern's algebra; rare patterns come last in the grouped order, and groups of equal
+    # rows left all of them to the last slot
+    work = 0
+    for i in range(total):
+        work += piece[i, 2] - piece[i, 1] + PATTERN_COST
     group_first = np.empty(groups + 1, dtype=np.int64)
     g = 0
-    for i in range(total):  # piece i goes to the group its first row's position falls in
-        while g <= groups and piece[i, 1] * groups >= g * n_rows:
+    done = 0
+    for i in range(total):  # piece i goes to the group its first unit of work falls in
+        while g <= groups and done * groups >= g * work:
             group_first[g] = i
             g += 1
+        done += piece[i, 2] - piece[i, 1] + PATTERN_COST
     while g <= groups:
         group_first[g] = total
         g += 1
@@ -276,14 +287,11 @@ def gather_block(X, weight, order, a, nb, observed, m, xT, wb):
 
 # ------------------------------------------------------------------------ one pattern's algebra
 @njit(**JIT)
-def pattern_algebra(lam, observed, m, missing, r, W, L, Q, R, Bt, C):
-    """For one precision lam (D, D) and a pattern with observed features observed[:m] and
-    missing ones missing[:r], from the precision's blocks (Schur complement, no inverse of
-    the observed block): C[:r, :r] = lam_MM^-1, the conditional covariance; R[:r, :m] =
-    lam_MM^-1 lam_MO, so that E[x_M | x_O] = mu_M - R (x_O - mu_O) and Bt = -R^T; W = lam_OO
-    - lam_OM R, the marginal's precision, and Q[:m, :m] upper triangular with Q Q^T = W.
-    Returns log det Q. L (D, D) is scratch. A factor that is not positive definite gives
-    NaN (the pass then reports a non-finite log-likelihood)."""
+def inverse_block(lam, missing, r, L, C):
+    """C[:r, :r] = the inverse of lam's block lam_MM (missing[:r] its rows and columns), by
+    its Cholesky factor L (lower, in L[:r, :r]). Returns log det lam_MM (NaN where it is
+    not positive definite)."""
+    log_det = 0.0
     for a in range(r):  # lam_MM = L L^T, L lower
         for c in range(a + 1):
             t = lam[missing[a], missing[c]]
@@ -291,6 +299,7 @@ def pattern_algebra(lam, observed, m, missing, r, W, L, Q, R, Bt, C):
                 t -= L[a, p] * L[c, p]
             if a == c:
                 L[a, a] = np.sqrt(t) if t > 0.0 else np.nan
+                log_det += 2.0 * np.log(L[a, a])
             else:
                 L[a, c] = t / L[c, c]
     for c in range(r):  # C = L^-T L^-1: solve L y = e_c, then L^T C[:, c] = y
@@ -304,6 +313,19 @@ def pattern_algebra(lam, observed, m, missing, r, W, L, Q, R, Bt, C):
             for p in range(a + 1, r):
                 t -= L[p, a] * C[p, c]
             C[a, c] = t / L[a, a]
+    return log_det
+
+
+@njit(**JIT)
+def pattern_algebra(lam, observed, m, missing, r, W, L, Q, R, Bt, C):
+    """For one precision lam (D, D) and a pattern with observed features observed[:m] and
+    missing ones missing[:r], from the precision's blocks (Schur complement, no inverse of
+    the observed block): C[:r, :r] = lam_MM^-1, the conditional covariance; R[:r, :m] =
+    lam_MM^-1 lam_MO, so that E[x_M | x_O] = mu_M - R (x_O - mu_O) and Bt = -R^T; W = lam_OO
+    - lam_OM R, the marginal's precision, and Q[:m, :m] upper triangular with Q Q^T = W.
+    Returns log det Q. L (D, D) is scratch. A factor that is not positive definite gives
+    NaN (the pass then reports a non-finite log-likelihood)."""
+    inverse_block(lam, missing, r, L, C)
     for a in range(r):
         for j in range(m):
             t = 0.0
@@ -562,12 +584,13 @@ def em_patterns(X, weight, family, loc, center, prec, log_norm, lam, means, shif
         X, family, loc, center, prec, starts, s2, worst, threads)
     g_s0, g_s1, g_s2, g_ll, g_low, g_low_row = sums
     groups = group_first.shape[0] - 1
+    half_log_det = half_log_dets(lam)
     for slot in prange(slots):
         s = np.int64(slot)  # one type for the helpers, whatever the loop's index type
         for g in range(s * groups // slots, (s + 1) * groups // slots):
             _em_group(family, X, weight, order, first, piece, group_first[g], group_first[g + 1], s, rows, loc, center,
-                      prec, log_norm, lam, means, shift, log_w, kernel, scratch, local, xT[s], work[s], logp[s],
-                      vec[s], g_s0[g], g_s1[g], g_s2[g], g_ll[g:g + 1], g_low[g:g + 1], g_low_row[g:g + 1])
+                      prec, log_norm, lam, means, shift, log_w, half_log_det, kernel, scratch, local, xT[s], work[s],
+                      logp[s], vec[s], g_s0[g], g_s1[g], g_s2[g], g_ll[g:g + 1], g_low[g:g + 1], g_low_row[g:g + 1])
     return _em_finish(sums, s0, s1, s2, X, worst)
 
 
@@ -602,8 +625,105 @@ def _em_finish(sums, s0, s1, s2, X, worst):
 
 
 @njit(**JIT)
+def half_log_dets(lam):
+    """(log det lam_f) / 2 of each precision (F, D, D), by its Cholesky factor."""
+    n_factors, n_features = lam.shape[0], lam.shape[1]
+    out = np.zeros(n_factors)
+    L = np.zeros((n_features, n_features))
+    for f in range(n_factors):
+        for j in range(n_features):
+            t = lam[f, j, j]
+            for p in range(j):
+                t -= L[j, p] * L[j, p]
+            L[j, j] = np.sqrt(t) if t > 0.0 else np.nan
+            out[f] += np.log(L[j, j])
+            for i in range(j + 1, n_features):
+                t = lam[f, i, j]
+                for p in range(j):
+                    t -= L[i, p] * L[j, p]
+                L[i, j] = t / L[j, j]
+    return out
+
+
+@njit(**JIT)
+def _rare_rows(family, X, weight, order, a0, a1, lam, half_log_det, means, shift, log_w, observed, missing, alg, s0,
+               s1, s2, ll_out, low, low_row):
+    """em_patterns' path for a piece of fewer than RARE_ROWS rows of one pattern: each
+    row's marginal density and expected statistics directly from the precision, with no
+    factor of the observed block (whose m^3 / 6 a piece of one or two rows cannot share):
+    with y = x_O - mu_O and v = lam_MO y, y^T W y = y^T lam_OO y - v^T lam_MM^-1 v, log det
+    W = log det lam - log det lam_MM, and E[x_M | x_O] = mu_M - lam_MM^-1 v."""
+    n_components, n_features = means.shape
+    m, r = split_pattern(X, order[a0], observed, missing)
+    n_factors = n_components if family == FULL else 1
+    log_det_mm = np.empty(n_factors)
+    for f in range(n_factors):
+        log_det_mm[f] = inverse_block(lam[f], missing, r, alg[f, 1], alg[f, 5])
+    lp = np.empty(n_components)
+    dev = np.empty((n_components, n_features))
+    y = np.empty(n_features)
+    v = np.empty(n_features)
+    for b in range(a0, a1):
+        row = order[b]
+        w = 1.0 if weight.shape[0] == 0 else weight[row]
+        for k in range(n_components):
+            f = k if family == FULL else 0
+            lk, C = lam[f], alg[f, 5]
+            for j in range(m):
+                y[j] = float(X[row, observed[j]]) - means[k, observed[j]]
+            quad = 0.0
+            for i in range(m):
+                t = 0.0
+                for j in range(i + 1, m):
+                    t += lk[observed[i], observed[j]] * y[j]
+                quad += y[i] * (lk[observed[i], observed[i]] * y[i] + 2.0 * t)
+            for a in range(r):
+                t = 0.0
+                for j in range(m):
+                    t += lk[missing[a], observed[j]] * y[j]
+                v[a] = t
+            for a in range(r):
+                u = 0.0
+                for c in range(r):
+                    u += C[a, c] * v[c]
+                quad -= v[a] * u
+                dev[k, missing[a]] = means[k, missing[a]] - u - shift[k, missing[a]]
+            for j in range(m):
+                dev[k, observed[j]] = float(X[row, observed[j]]) - shift[k, observed[j]]
+            lp[k] = log_w[k] + half_log_det[f] - 0.5 * log_det_mm[f] - 0.5 * m * LOG_2PI - 0.5 * quad
+        top = lp[0]
+        for k in range(1, n_components):
+            top = max(top, lp[k])
+        if top == -np.inf:
+            top = 0.0
+        total = 0.0
+        for k in range(n_components):
+            lp[k] = np.exp(lp[k] - top)
+            total += lp[k]
+        density = top + log_positive(total)
+        ll_out[0] += w * density
+        if density < low[0] and w > 0.0:
+            low[0] = density
+            low_row[0] = row
+        for k in range(n_components):
+            f = k if family == FULL else 0
+            rk = w * lp[k] / total
+            s0[k] += rk
+            for i in range(n_features):
+                s1[k, i] += rk * dev[k, i]
+                t = rk * dev[k, i]
+                for j in range(i, n_features):
+                    s2[f, i, j] += t * dev[k, j]
+            C = alg[f, 5]
+            for a in range(r):
+                for c in range(a, r):
+                    s2[f, missing[a], missing[c]] += rk * C[a, c]
+
+
+@njit(**JIT)
 def _em_group(family, X, weight, order, first, piece, i0, i1, s, rows, loc, center, prec, log_norm, lam, means,
-              shift, log_w, kernel, scratch, local, xT, work, logp, vec, s0, s1, s2, ll_out, low, low_row):
+              shift, log_w, half_log_det, kernel, scratch, local, xT, work, logp, vec, s0, s1, s2, ll_out, low,
+              low_row):
     """em_patterns' work on pieces i0:i1 (one row group) in slot s: statistics into s0, s1,
     s2 and the log-likelihood into ll_out[0]; the least likely row into low, low_row."""
     wide_vectors()
@@ -614,6 +734,10 @@ def _em_group(family, X, weight, order, first, piece, i0, i1, s, rows, loc, cent
     l0, l1, l2, gram = local
     for i in range(i0, i1):
         p, a0, a1 = piece[i, 0], piece[i, 1], piece[i, 2]
+        if a1 - a0 < RARE_ROWS:
+            _rare_rows(family, X, weight, order, a0, a1, lam, half_log_det, means, shift, log_w, index[s, 0],
+                       index[s, 1], alg[s], s0, s1, s2, ll_out, low, low_row)
+            continue
         m, r, cf, el, ml, ln, cc = _piece_params(family, X, first[p], s, lam, means, shift, log_w, loc, center, prec,
                                                  log_norm, coef_all, e_loc_all, m_loc_all, alg, coef, m_loc,
                                                  log_norm_p, e, index, c_obs)
