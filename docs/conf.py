@@ -115,7 +115,6 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "doc_module": ("fastem",),
     "backreferences_dir": "api/generated/backreferences",
-    "reference_url": {"fastem": None},
     "min_reported_time": 1,
     "show_memory": False,
     "matplotlib_animations": False,
@@ -147,7 +146,11 @@ html_theme_options = {
     "header_links_before_dropdown": 6,
     "show_toc_level": 2,
     "navigation_with_keys": False,
-    "secondary_sidebar_items": ["page-toc"],
+    # "on this page" everywhere but on the API pages (api/generated/*, which match none of
+    # these): their methods' examples get the width of the right-hand column
+    "secondary_sidebar_items": {page: ["page-toc"] for page in ("index", "getting_started", "api", "how_it_works",
+                                                                 "sg_execution_times", "user_guide/*",
+                                                                 "auto_examples/*")},
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }

@@ -55,7 +55,8 @@ def check_finite(chunk: np.ndarray, start: int, name: str, index: int | None = N
             return
         column = int(np.flatnonzero(~np.isfinite(chunk[bad]))[0])
         where = "" if index is None else f" (chunk {index}, row {bad} of the chunk)"
-        hint = " (missing='marginalize' takes NaN entries as missing values)" if np.isnan(chunk[bad, column]) else ""
+        hint = " (GaussianMixture(missing='marginalize') takes NaN entries as missing values)" \
+            if np.isnan(chunk[bad, column]) else ""
         raise ValueError(f"{name} contains NaN or inf: row {start + bad}, column {column} holds "
                          f"{chunk[bad, column]}{where}{hint}")
     bad, kind = K.first_bad_row(chunk, True)
@@ -724,7 +725,31 @@ def m_step(stats: Stats, covariance_type: str, reg_covar: float, eps: float, wei
 
 
 class CollapseWarning(UserWarning):
-    """A component's soft count fell below the collapse threshold during EM."""
+    """A component's soft count fell below the collapse threshold during EM.
+
+    Warned by ``fit`` when a component's soft count (the sum of its responsibilities, in
+    sample-weighted rows) falls below ``collapse_threshold`` and ``on_collapse`` acts on
+    it: ``"reseed"`` moves it to the most poorly explained row of the pass, ``"drop"``
+    removes it. The message names the component, the iteration and what was done.
+    ``on_collapse="ignore"`` keeps the component, as scikit-learn does, without a
+    warning.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from fastem import CollapseWarning, GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(300, 2))
+    >>> gm = GaussianMixture(n_components=3, on_collapse="drop",
+    ...                      weights_init=[0.5, 0.5, 0.0], random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     gm = gm.fit(X)
+    >>> [w.category is CollapseWarning for w in caught]
+    [True]
+    >>> gm.weights_.shape
+    (2,)
+    """
 
 
 COLLAPSE_POLICIES = ("reseed", "drop", "ignore")

@@ -98,16 +98,18 @@ _LARGEST_FLOAT = int(np.finfo(np.float64).max)
 
 
 def load(path):
-    """Read a model written by ``save``. Never unpickles: loading cannot run code.
+    """Read a model file written by ``save``, as the estimator it names.
 
-    The file is untrusted: its header and arrays are checked (types, shapes, finite
-    values, weights summing to one, positive-definite covariances consistent with their
-    precision factors) before the estimator is built.
+    Loading never unpickles, so it cannot run code from the file. The file is
+    untrusted: its header and arrays are checked (types, shapes, finite values, weights
+    summing to one, positive-definite covariances consistent with their precision
+    factors) before the estimator is built. The loaded model is exactly the saved one:
+    its predictions are bitwise the same, and a warm start goes on as from it.
 
     Parameters
     ----------
     path : str or path-like
-        A ``.npz`` model file.
+        A ``.npz`` model file (format versions 1 to 3).
 
     Returns
     -------
@@ -117,10 +119,33 @@ def load(path):
     Raises
     ------
     ModelFileError
-        The file is not a fastem model (or not a regular file), is damaged or invalid,
-        or comes from a newer fastem. The message says what is wrong.
+        If the file is not a fastem model (or not a regular file), is damaged or
+        invalid, or comes from a newer fastem. The message says what is wrong.
     FileNotFoundError
-        There is no file at path.
+        If there is no file at path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> import fastem
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> gm = fastem.BayesianGaussianMixture(n_components=3, random_state=0)
+    >>> gm = gm.fit(X)
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> model = fastem.load(gm.save(folder / "model.npz"))
+    >>> type(model).__name__
+    'BayesianGaussianMixture'
+    >>> np.array_equal(model.predict_proba(X), gm.predict_proba(X))
+    True
+
+    A file that is not a model is refused:
+
+    >>> _ = (folder / "notes.npz").write_bytes(b"not a model")
+    >>> fastem.load(folder / "notes.npz")
+    Traceback (most recent call last):
+        ...
+    fastem.ModelFileError: .../notes.npz is not a readable fastem model ...
     """
     path = Path(path)
     header, contents = read_model(path)

@@ -369,10 +369,13 @@ class BayesianGaussianMixture(_BaseMixture):
     n_components : int, default=1
         Components K (an upper bound: the fit may leave some with ~0 weight).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the covariances, as for ``fastem.GaussianMixture``.
     tol : float, default=1e-3
         The fit stops when the lower bound changes by less than tol.
     reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, in the data's units squared.
     max_iter : int, default=100
+        Iterations of variational EM at most.
     n_init : int, default=1
         Initialisations; the one with the highest lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
@@ -380,27 +383,40 @@ class BayesianGaussianMixture(_BaseMixture):
         'random_from_data' draw scikit-learn's numbers from the same random_state (tied
         from seed rows: reg_covar I, not scikit-learn's origin-dependent estimate).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
+        The prior on the weights: a stick-breaking Dirichlet process, or a Dirichlet
+        distribution.
     weight_concentration_prior : float > 0 or None, default=None
-        None: 1 / n_components.
+        The Dirichlet concentration of each component; smaller leaves fewer components
+        with weight. None: 1 / n_components.
     mean_precision_prior : float > 0 or None, default=None
-        None: 1.
+        The precision of the prior on the means (how far they may move from
+        mean_prior). None: 1.
     mean_prior : array-like of shape (D,) or None, default=None
-        None: the (sample-weighted) mean of X.
+        The prior's mean of the means. None: the (sample-weighted) mean of X.
     degrees_of_freedom_prior : float > D - 1 or None, default=None
-        None: D.
+        The Wishart prior's degrees of freedom. None: D, the number of features.
     covariance_prior : float or array-like, default=None
-        (D, D) full and tied, (D,) diag, a float spherical. None: the covariance of X
-        (ddof=1; its diagonal for diag, their mean for spherical).
+        The Wishart prior's covariance: (D, D) full and tied, (D,) diag, a float
+        spherical. None: the covariance of X (ddof=1; its diagonal for diag, their
+        mean for spherical).
     random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and ``sample``; an int gives the same model on every
+        run and for any n_jobs.
     warm_start : bool, default=False
+        Start fit from the previous fit's posterior (then n_init is 1).
     verbose : int, default=0
+        1 prints each initialisation and every verbose_interval iterations, 2 also the
+        time and the lower bound's change.
     verbose_interval : int, default=10
+        Iterations between two messages of verbose output.
     learning_decay : float in (0.5, 1], default=0.6
+        The exponent of partial_fit's step sizes rho_t = (t + learning_offset) **
+        -learning_decay.
     learning_offset : float >= 0, default=1.0
-        partial_fit's step sizes rho_t = (t + learning_offset) ** -learning_decay.
+        The offset of partial_fit's step sizes, in steps; larger damps the first steps.
     total_samples : float > 0 or None, default=None
-        partial_fit's data size N, to which each batch's statistics are scaled (None: the
-        rows seen so far, the effective size of an endless stream).
+        The data size N that partial_fit scales each batch's statistics to, in rows
+        (None: the rows seen so far, the effective size of an endless stream).
     n_jobs : int or None, default=None
         Kernel threads; the model is bitwise the same for any value.
     chunk_size : int or None, default=None
@@ -432,8 +448,23 @@ class BayesianGaussianMixture(_BaseMixture):
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when X has column names
 
+    Notes
+    -----
     Sample weights are rescaled to mean 1, so the data weigh as n_samples rows against
-    the priors whatever the weights' scale.
+    the priors whatever the weights' scale. NaN entries are errors: ``missing`` is
+    GaussianMixture's alone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import BayesianGaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+    ...                rng.normal(3, 1, size=(100, 2))])
+    >>> bgm = BayesianGaussianMixture(n_components=5, random_state=0,
+    ...                               weight_concentration_prior=0.01).fit(X)
+    >>> np.sort(bgm.weights_)[::-1].round(2)   # the components the data kept
+    array([0.66, 0.34, 0.  , 0.  , 0.  ])
     """
 
     def __init__(
@@ -543,21 +574,58 @@ class BayesianGaussianMixture(_BaseMixture):
     def fit(self, X, y=None, sample_weight=None, checkpoint=None):
         """Fit the variational posterior (n_init runs, the best lower bound kept).
 
+        Each iteration is one pass over the data; the fit stops when the lower bound
+        changes by less than ``tol``, or after ``max_iter`` iterations. The priors left
+        at None take their defaults from the data in one more pass.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-            As for ``fastem.GaussianMixture.fit``: each iteration is one pass.
-        y : ignored
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The data, as for :meth:`fastem.GaussianMixture.fit`: an array, anything
+            :func:`fastem.source` opens, or a Dask array or DataFrame. NaN entries are
+            errors.
+        y : None
+            Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights, rescaled to mean 1.
-        checkpoint : path, default=None
-            Overrides the ``checkpoint`` parameter (as for ``fastem.GaussianMixture``).
+            Non-negative weights of the rows, rescaled to mean 1.
+        checkpoint : str or path-like, default=None
+            Overrides the ``checkpoint`` parameter: where to keep the fit's state after
+            every iteration, to resume an interrupted fit to the same model.
 
         Returns
         -------
-        self : BayesianGaussianMixture
+        BayesianGaussianMixture
+            The fitted estimator (self).
 
+        Raises
+        ------
+        InvalidParameterError
+            If a constructor parameter has a wrong type or value.
+        ValueError
+            If the data cannot be fitted (NaN or inf, fewer rows than
+            ``n_components``, a one-shot iterator, bad sample weights) or a given prior
+            has the wrong shape or value; the message says which.
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            If the best run did not converge within ``max_iter`` iterations.
+
+        Notes
+        -----
         If fit fails or is interrupted, the estimator is left as it was.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import BayesianGaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> bgm = BayesianGaussianMixture(n_components=4, random_state=0)
+        >>> bgm = bgm.fit(X)
+        >>> bgm.converged_, bgm.weights_.round(2)
+        (True, array([0.67, 0.33, 0.  , 0.  ]))
         """
         before = dict(self.__dict__)
         try:
@@ -612,9 +680,9 @@ class BayesianGaussianMixture(_BaseMixture):
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
-        """Stochastic variational inference (Hoffman, Blei, Wang and Paisley 2013) on a
-        mini-batch, or on every chunk of a stream.
+        """Update the posterior by stochastic variational inference on a batch or a stream.
 
+        Stochastic variational inference is Hoffman, Blei, Wang and Paisley's (2013).
         Each step takes the batch's statistics under the current posterior, per row,
         S_batch, blends them into the running ones, S <- (1 - rho_t) S + rho_t S_batch
         with rho_t = (t + learning_offset) ** -learning_decay, and sets the posterior to
@@ -630,20 +698,41 @@ class BayesianGaussianMixture(_BaseMixture):
 
         Parameters
         ----------
-        X : array-like of shape (n_batch, n_features), a Dask array, or a source or iterator of chunks
-            An array (in memory or Dask) is one step; a source, callable or iterator is
-            one step per chunk.
-        y : ignored
+        X : array-like of shape (n_batch, n_features), Dask array, Source, callable or iterator
+            An array (in memory or Dask) is one step; a source, path, callable or
+            iterator of chunks is one step per chunk, in one pass.
+        y : None
+            Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_batch,), default=None
-            Only with an array X; rescaled to mean 1 within the batch.
+            Non-negative weights of the batch's rows, rescaled to mean 1 within the
+            batch; only with an array X.
 
         Returns
         -------
-        self : BayesianGaussianMixture
+        BayesianGaussianMixture
+            The updated estimator (self). After each step ``lower_bound_`` is the lower
+            bound of the new posterior for N rows like the batch (its entropy term
+            scaled from the batch), and ``n_steps_`` the steps taken.
 
-        After each step ``lower_bound_`` is the lower bound of the new posterior for N
-        rows like the batch (its entropy term scaled from the batch), ``n_steps_`` the
-        steps taken.
+        Raises
+        ------
+        ValueError
+            If the first batch of a new model has fewer than ``n_components`` rows, or
+            sample_weight comes with a source.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import BayesianGaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> bgm = BayesianGaussianMixture(n_components=2, covariance_type="diag",
+        ...                               total_samples=300, random_state=0)
+        >>> for batch in np.array_split(X[rng.permutation(len(X))], 3):
+        ...     bgm = bgm.partial_fit(batch)
+        >>> bgm.n_steps_
+        3
         """
         self._check_params()
         return self._partial_fit(X, sample_weight)

@@ -100,6 +100,7 @@ def _open(args):
     from .sources import float_dtype, source
 
     data = source(args.data, **_source_options(args))
+    data.allow_nan = getattr(args, "missing", "error") == "marginalize"  # before any pass (select counts rows)
     if getattr(args, "dtype", None):
         data.dtype = float_dtype(np.dtype(args.dtype))
     return data

@@ -20,9 +20,36 @@ import numpy as np
 from ._engine import Task, check_finite
 from ._threads import threads
 
+__all__ = ["as_dask_array", "is_dask_collection"]
+
 
 def is_dask_collection(X) -> bool:
-    """Whether X is a Dask collection (without importing Dask)."""
+    """Tell whether X is a Dask collection, without importing Dask.
+
+    The estimators send such an X to the Dask backend, whose passes run on the
+    cluster, rather than reading it into this process.
+
+    Parameters
+    ----------
+    X : object
+        Anything.
+
+    Returns
+    -------
+    bool
+        True for a Dask array, DataFrame, Series or other collection (an object of a
+        ``dask`` or ``dask_expr`` module), False otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from fastem.dask import is_dask_collection
+    >>> is_dask_collection(da.zeros((10, 2)))
+    True
+    >>> is_dask_collection(np.zeros((10, 2)))
+    False
+    """
     return type(X).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
@@ -46,8 +73,40 @@ def _column_names(X) -> tuple[str, ...] | None:
 
 
 def as_dask_array(X):
-    """A 2-D dask array of float32/float64 rows in one column block, with known row
-    chunks: a Dask DataFrame's numeric columns, or X itself."""
+    """Convert a Dask array or DataFrame to the array the Dask backend's passes read.
+
+    A DataFrame becomes its numeric columns (their row counts computed); an array
+    keeps its values. The result has known row chunks (computed if unknown), all its
+    columns in one block, and float32 for float32 data, float64 for every other
+    number type.
+
+    Parameters
+    ----------
+    X : dask.array.Array or dask.dataframe.DataFrame
+        The data, 2-D, of real numbers, with at least one column.
+
+    Returns
+    -------
+    dask.array.Array
+        A lazy array of shape (n_samples, n_features), float32 or float64.
+
+    Raises
+    ------
+    TypeError
+        If X is not a Dask array or DataFrame, or does not hold real numbers.
+    ValueError
+        If X is not 2-D or has no columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from fastem.dask import as_dask_array
+    >>> X = da.from_array(np.arange(12).reshape(6, 2), chunks=(4, 1))
+    >>> Y = as_dask_array(X)
+    >>> Y.dtype, Y.chunks
+    (dtype('float64'), ((4, 2), (2,)))
+    """
     import dask.array as da
 
     if _is_dataframe(X):

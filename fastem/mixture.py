@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import DOCS_URL
 from ._checkpoint import settings_of
 from ._covariance import COVARIANCE_TYPES, covariance
 from ._data import chunk_backend, is_stream, open_data
@@ -37,7 +38,23 @@ MISSING_POLICIES = ("error", "marginalize")
 
 
 class InvalidParameterError(ValueError, TypeError):
-    """A constructor parameter has a wrong type or value (raised by fit)."""
+    """A constructor parameter has a wrong type or value.
+
+    Raised by ``fit`` and ``partial_fit`` of both estimators, which check their
+    parameters when they are used, not when they are built (as scikit-learn does), with
+    scikit-learn's wording. It is a ``ValueError`` and a ``TypeError``, like
+    scikit-learn's own ``InvalidParameterError``, so code written for either catches it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import GaussianMixture, InvalidParameterError
+    >>> try:
+    ...     GaussianMixture(n_components=0).fit(np.zeros((10, 2)))
+    ... except InvalidParameterError as error:
+    ...     print(error)
+    The 'n_components' parameter of GaussianMixture must be an int >= 1. ...
+    """
 
 
 def _is_int(v: object) -> bool:
@@ -76,25 +93,54 @@ class _BaseMixture(DensityMixin, BaseEstimator):
     """What GaussianMixture and BayesianGaussianMixture share: the data path and the
     per-row passes of a fitted model, under the kernel parameters ``_kernel_params`` gives."""
 
+    # scikit-learn's HTML repr links both estimators to their API reference pages
+    _doc_link_module = "fastem"
+    _doc_link_template = DOCS_URL + "api/generated/fastem.{estimator_name}.html"
+
     def _kernel_params(self, backend) -> KernelParams:
         """The fitted model laid out for the kernels, in the precision backend's data computes in."""
         raise NotImplementedError
 
     def save(self, path):
-        """Write the fitted model to a .npz file (see ``fastem.load``).
+        """Write the fitted model to a ``.npz`` model file, which :func:`fastem.load` reads.
 
-        The file holds the parameters as arrays and a JSON header (format version,
-        fastem version, constructor parameters, checksums); it is written under a
-        temporary name and renamed into place when complete.
+        The file holds the fitted arrays in float64 and a JSON header (format version,
+        fastem version, estimator, constructor parameters, fitted attributes, a SHA-256
+        of every array); nothing in it is pickled. It is written under a temporary name
+        beside the target and renamed into place when complete, so an interrupted save
+        never damages an existing file.
 
         Parameters
         ----------
         path : str or path-like
-            ``.npz`` is appended if missing.
+            Where to write; ``.npz`` is appended when the name does not end with it. The
+            folder must exist.
 
         Returns
         -------
-        path : pathlib.Path
+        pathlib.Path
+            The path written, with its ``.npz`` suffix.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        FileNotFoundError
+            If the folder of path does not exist.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import numpy as np
+        >>> import fastem
+        >>> X = np.random.default_rng(0).normal(size=(200, 2))
+        >>> gm = fastem.GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> path = gm.save(pathlib.Path(tempfile.mkdtemp()) / "model")
+        >>> path.name
+        'model.npz'
+        >>> again = fastem.load(path)
+        >>> np.array_equal(again.predict(X), gm.predict(X))
+        True
         """
         check_is_fitted(self)
         return save_model(self, path)
@@ -132,17 +178,39 @@ class _BaseMixture(DensityMixin, BaseEstimator):
                          progress=self.progress, min_samples=min_samples)
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit the model to X, then the component of each row (``fit(X).predict(X)``).
+        """Fit the model to X, then return the most probable component of each row.
+
+        The same as ``fit(X, sample_weight=sample_weight).predict(X)``: the labels come
+        from the final model (after the best initialisation's last iteration), one more
+        pass over the data.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        y : ignored
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The data, as for ``fit``: an array in memory, anything :func:`fastem.source`
+            opens, or a Dask array or DataFrame.
+        y : None
+            Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows, as for ``fit``.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        ndarray of shape (n_samples,)
+            The component index of each row (int64), in 0 ... ``n_components - 1``; a
+            lazy Dask array for a Dask X.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0)
+        >>> labels = gm.fit_predict(X)
+        >>> np.bincount(labels)
+        array([200, 100])
         """
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
@@ -164,89 +232,185 @@ class _BaseMixture(DensityMixin, BaseEstimator):
             return log_likelihood(backend, self._kernel_params(backend))
 
     def score_samples(self, X, out=None):
-        """Log-density of each row under the model.
+        """Compute the log-density of each row under the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
-            instead of returning it (memory stays bounded; see fastem._outputs). The
-            file appears, whole, when the pass completes.
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The rows: an array in memory, anything :func:`fastem.source` opens (a file,
+            folder, glob or URL, a callable returning chunks...), or a Dask array or
+            DataFrame, whose passes run on its cluster. NaN entries are errors unless
+            the model has ``missing="marginalize"``.
+        out : str or path-like, default=None
+            Write the result to this ``.npy``, ``.parquet`` or ``.csv`` file chunk by
+            chunk instead of returning it, so that memory stays bounded whatever the
+            number of rows. The file appears, whole, when the pass completes; its folder
+            must exist. Its column is ``log_density``.
 
         Returns
         -------
-        log_density : ndarray of shape (n_samples,)
-            log p(x) of each row, float32 for a float32 model and X (a lazy Dask
-            array for a Dask X); with out, the path of the file written.
+        ndarray of shape (n_samples,) or pathlib.Path
+            The natural logarithm of the model's density p(x) at each row (for a row
+            with missing entries, of the marginal density of its observed features);
+            float32 for a float32 model and X, else float64; a lazy Dask array for a
+            Dask X. With out, the path of the file written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> gm.score_samples([[-3, -3], [3, 3], [30, 30]]).round(2)
+        array([  -2.23,   -2.93, -789.29])
         """
         return self._score(X, "density", out)
 
     def score(self, X, y=None):
-        """Mean log-density of the rows of X (higher is better).
+        """Compute the mean log-density of the rows of X (higher is better).
+
+        One pass over X, summing in float64 without a per-row array.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        y : ignored
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The rows: an array in memory, anything :func:`fastem.source` opens (a file,
+            folder, glob or URL, a callable returning chunks...), or a Dask array or
+            DataFrame, whose passes run on its cluster. NaN entries are errors unless
+            the model has ``missing="marginalize"``.
+        y : None
+            Ignored; present for scikit-learn's API.
 
         Returns
         -------
-        log_likelihood : float
+        float
+            The mean over the rows of the natural logarithm of p(x), per row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> round(gm.score(X), 3)
+        -3.46
         """
         total, rows = self._log_likelihood(X)
         return total / rows
 
     def predict(self, X, out=None):
-        """The most probable component of each row.
+        """Predict the most probable component of each row.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
-            instead of returning it (memory stays bounded; see fastem._outputs). The
-            file appears, whole, when the pass completes.
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The rows: an array in memory, anything :func:`fastem.source` opens (a file,
+            folder, glob or URL, a callable returning chunks...), or a Dask array or
+            DataFrame, whose passes run on its cluster. NaN entries are errors unless
+            the model has ``missing="marginalize"``.
+        out : str or path-like, default=None
+            Write the result to this ``.npy``, ``.parquet`` or ``.csv`` file chunk by
+            chunk instead of returning it, so that memory stays bounded whatever the
+            number of rows. The file appears, whole, when the pass completes; its folder
+            must exist. Its column is ``label``.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            int64 component indices (a lazy Dask array for a Dask X); with out, the
-            path of the file written.
+        ndarray of shape (n_samples,) or pathlib.Path
+            The index of each row's most probable component (int64), in 0 ...
+            ``n_components - 1``; a lazy Dask array for a Dask X. With out, the path of
+            the file written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> gm.predict([[-3, -3], [3, 3], [-0.5, 0.5]])
+        array([0, 1, 0])
         """
         return self._score(X, "labels", out)
 
     def predict_proba(self, X, out=None):
-        """Posterior probability of each component for each row.
+        """Compute the posterior probability of each component for each row.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-        out : path, default=None
-            Write the result to this ``.npy`` or ``.parquet`` file chunk by chunk
-            instead of returning it (memory stays bounded; see fastem._outputs). The
-            file appears, whole, when the pass completes.
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The rows: an array in memory, anything :func:`fastem.source` opens (a file,
+            folder, glob or URL, a callable returning chunks...), or a Dask array or
+            DataFrame, whose passes run on its cluster. NaN entries are errors unless
+            the model has ``missing="marginalize"``.
+        out : str or path-like, default=None
+            Write the result to this ``.npy``, ``.parquet`` or ``.csv`` file chunk by
+            chunk instead of returning it, so that memory stays bounded whatever the
+            number of rows. The file appears, whole, when the pass completes; its folder
+            must exist. Its columns are ``component_0`` ... ``component_{K-1}``.
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components)
-            Rows sum to one; float32 for a float32 model and X (a lazy Dask array for a
-            Dask X); with out, the path of the file written.
+        ndarray of shape (n_samples, n_components) or pathlib.Path
+            The responsibilities: each row's probabilities of the components, summing
+            to one; float32 for a float32 model and X, else float64; a lazy Dask array
+            for a Dask X. With out, the path of the file written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> gm.predict_proba([[-3, -3], [3, 3], [-0.5, 0.5]]).round(3)
+        array([[1.   , 0.   ],
+               [0.   , 1.   ],
+               [0.793, 0.207]])
         """
         return self._score(X, "proba", out)
 
     def sample(self, n_samples=1):
-        """Draw rows from the fitted mixture (the same draws as scikit-learn).
+        """Draw random rows from the fitted mixture.
+
+        The draws are scikit-learn's for the same model and ``random_state``: the counts
+        per component from one multinomial draw, then each component's rows, in the
+        order of the components.
 
         Parameters
         ----------
         n_samples : int, default=1
+            The number of rows to draw, at least 1.
 
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
+            The rows drawn, grouped by component.
         y : ndarray of shape (n_samples,)
-            The component of each row.
+            The component each row was drawn from (int64).
+
+        Raises
+        ------
+        ValueError
+            If n_samples is not an int of at least 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> draws, components = gm.sample(5)
+        >>> draws.shape, components.shape
+        ((5, 2), (5,))
         """
         check_is_fitted(self)
         if not _is_int(n_samples) or n_samples < 1:
@@ -292,17 +456,24 @@ class GaussianMixture(_BaseMixture):
         covariance from seed rows is reg_covar I, where scikit-learn's depends on the
         origin of the data).
     weights_init : array-like of shape (K,), default=None
+        Initial weights, non-negative and summing to one; None takes them from
+        init_params.
     means_init : array-like of shape (K, D), default=None
+        Initial means, in the units of the data; None takes them from init_params.
     precisions_init : array-like, default=None
-        User-provided initial weights, means and precisions (the inverse covariances:
-        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical).
+        Initial precisions (the inverse covariances: (K, D, D) full, (D, D) tied,
+        (K, D) diag, (K,) spherical); None takes the covariances from init_params.
     random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation (k-means++ seeds, the sample it runs on, random
+        responsibilities) and ``sample``. An int gives the same model on every run
+        and for any n_jobs.
     warm_start : bool, default=False
         Start from the previous fit's parameters (then n_init is 1).
     verbose : int, default=0
         1 prints each initialisation and every verbose_interval iterations, 2 also the
         time and log-likelihood change.
     verbose_interval : int, default=10
+        Iterations between two messages of verbose output.
     n_jobs : int or None, default=None
         Threads for the kernels: None or -1 all cores, -2 all but one. The fitted
         model is bitwise the same for any value.
@@ -312,18 +483,22 @@ class GaussianMixture(_BaseMixture):
     progress : bool, default=False
         Show a tqdm progress bar (rows/s, time left) for every pass over the data.
     learning_decay : float in (0.5, 1], default=0.6
+        The exponent of partial_fit's step sizes rho_t = (t + learning_offset) **
+        -learning_decay: closer to 0.5 forgets early batches faster, 1 weighs all
+        batches alike.
     learning_offset : float >= 0, default=1.0
-        partial_fit's step sizes rho_t = (t + learning_offset) ** -learning_decay.
+        The offset of partial_fit's step sizes, in steps; larger damps the first steps.
     checkpoint : path or None, default=None
         Keep the fit's state in this file after every EM iteration; a fit started
         with an existing checkpoint of the same data and settings resumes from it and
         ends with the same model as an uninterrupted fit. Removed when the fit ends.
     on_collapse : {'reseed', 'drop', 'ignore'}, default='reseed'
-        What EM does, with a ``CollapseWarning``, when a component's soft count falls
-        below collapse_threshold: move it to the most poorly explained row of the pass
-        (one component per iteration), remove it (``weights_`` etc. then have fewer
-        rows), or keep it as scikit-learn does (its covariance becomes reg_covar).
-        Never NaN. Not applied by partial_fit, whose batches may lack a component.
+        What EM does when a component's soft count falls below collapse_threshold:
+        move it to the most poorly explained row of the pass (one component per
+        iteration), or remove it (``weights_`` etc. then have fewer rows), each with a
+        ``CollapseWarning``; or keep it silently, as scikit-learn does (its covariance
+        becomes reg_covar). Never NaN. Not applied by partial_fit, whose batches may
+        lack a component.
     collapse_threshold : float, default=1.0
         The soft count, in (sample-weighted) rows, below which a component collapsed.
     missing : {'error', 'marginalize'}, default='error'
@@ -363,12 +538,30 @@ class GaussianMixture(_BaseMixture):
     --------
     >>> import numpy as np
     >>> from fastem import GaussianMixture
-    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]], dtype=float)
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+    ...                rng.normal(3, 1, size=(100, 2))])
     >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
-    >>> np.sort(gm.means_[:, 0]).round(6)
-    array([ 1., 10.])
-    >>> gm.predict([[0, 0], [12, 3]]).tolist() == [gm.predict([[1, 1]])[0], gm.predict([[10, 3]])[0]]
-    True
+    >>> gm.weights_.round(2)
+    array([0.67, 0.33])
+    >>> gm.means_.round(1)
+    array([[-3.1, -3. ],
+           [ 2.9,  3.1]])
+    >>> gm.predict([[-2, -2], [4, 4]])
+    array([0, 1])
+
+    With ``missing="marginalize"``, NaN entries are missing values: here a third
+    of the rows lack their second feature, and the fit uses what each row has.
+
+    >>> X_missing = X.copy()
+    >>> X_missing[::3, 1] = np.nan
+    >>> gm = GaussianMixture(n_components=2, missing="marginalize",
+    ...                      random_state=0).fit(X_missing)
+    >>> gm.means_.round(1)
+    array([[-3.1, -3.1],
+           [ 2.9,  2.9]])
+    >>> gm.predict([[-2, np.nan], [4, np.nan]])
+    array([0, 1])
     """
 
     def __init__(
@@ -479,22 +672,29 @@ class GaussianMixture(_BaseMixture):
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None, checkpoint=None):
-        """Estimate the parameters by EM (n_init runs, the best kept).
+        """Estimate the model's parameters by EM (n_init runs, the best one kept).
+
+        Each EM iteration is one pass over the data; the fit stops when the mean
+        log-likelihood per row changes by less than ``tol``, or after ``max_iter``
+        iterations.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
-            In memory: float32 data stays float32; other numbers become float64. Or
-            anything ``fastem.source`` opens: a path to a .npy, .h5, .zarr, .parquet or
-            .csv file, an h5py/zarr array, a callable returning an iterator of chunks.
-            Or a Dask array or DataFrame: the passes run on its cluster. Each EM
-            iteration is one pass over the data.
-        y : ignored
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The data. In memory: float32 data stays float32, other numbers become
+            float64. Or anything :func:`fastem.source` opens: a path or URL of a .npy,
+            .h5, .zarr, .parquet, .feather or .csv file, a folder, glob or list of
+            files, an h5py or zarr array, an Arrow or polars object, a callable that
+            returns a new iterator of chunks for every pass. Or a Dask array or
+            DataFrame: the passes run on its cluster. At least 2 rows and
+            ``n_components`` rows.
+        y : None
+            Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows (a row of weight 2 counts as two rows).
             Only their ratios matter: they are rescaled to mean 1, so the model does not
             depend on their scale (nor does ``collapse_threshold``, in rows).
-        checkpoint : path, default=None
+        checkpoint : str or path-like, default=None
             Overrides the ``checkpoint`` parameter: where to keep the fit's state after
             every iteration. A fit started with an existing checkpoint of the same data
             and settings resumes from it and ends with the same model as an
@@ -502,11 +702,48 @@ class GaussianMixture(_BaseMixture):
 
         Returns
         -------
-        self : GaussianMixture
-            The fitted estimator.
+        GaussianMixture
+            The fitted estimator (self).
 
+        Raises
+        ------
+        InvalidParameterError
+            If a constructor parameter has a wrong type or value.
+        ValueError
+            If the data cannot be fitted: NaN (unless ``missing="marginalize"``) or inf,
+            fewer rows than 2 or than ``n_components``, a one-shot iterator (fit needs
+            several passes: give a callable, or use ``partial_fit``), bad sample
+            weights or initial parameters; the message says where.
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            If the best run did not converge within ``max_iter`` iterations.
+        CollapseWarning
+            If a component's soft count fell below ``collapse_threshold`` rows.
+
+        Notes
+        -----
         If fit is interrupted (KeyboardInterrupt) or fails, the estimator is left
         exactly as it was before the call.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> gm.converged_, gm.weights_.round(2)
+        (True, array([0.67, 0.33]))
+
+        Rows of weight 2 count twice:
+
+        >>> weights = np.where(X[:, 0] > 0, 2.0, 1.0)
+        >>> gm = gm.fit(X, sample_weight=weights)
+        >>> gm.weights_.round(2)
+        array([0.5, 0.5])
         """
         before = dict(self.__dict__)
         try:
@@ -557,10 +794,9 @@ class GaussianMixture(_BaseMixture):
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
-        """Stepwise online EM (Cappe and Moulines 2009) on a mini-batch, or on every chunk
-        of a stream.
+        """Update the model by stepwise online EM on a mini-batch, or on every chunk of a stream.
 
-        Each step takes the sufficient statistics of the batch under the current model,
+        Stepwise online EM is Cappé and Moulines' (2009). Each step takes the sufficient statistics of the batch under the current model,
         S_batch, and blends them into the running statistics, S <- (1 - rho_t) S +
         rho_t S_batch, with rho_t = (t + learning_offset) ** -learning_decay, then runs
         the M-step. The first call initialises the model from its first batch (by
@@ -569,16 +805,42 @@ class GaussianMixture(_BaseMixture):
 
         Parameters
         ----------
-        X : array-like of shape (n_batch, n_features), a Dask array, or a source or iterator of chunks
-            An array (in memory or Dask) is one step; a source, callable or iterator is
-            one step per chunk.
-        y : ignored
+        X : array-like of shape (n_batch, n_features), Dask array, Source, callable or iterator
+            An array (in memory or Dask) is one step; a source, path, callable or
+            iterator of chunks is one step per chunk, in one pass.
+        y : None
+            Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_batch,), default=None
-            Only with an array X.
+            Non-negative weights of the batch's rows; only with an array X.
 
         Returns
         -------
-        self : GaussianMixture
+        GaussianMixture
+            The updated estimator (self); ``n_steps_`` counts the steps taken and
+            ``lower_bound_`` is the last batch's mean log-likelihood before its step.
+
+        Raises
+        ------
+        ValueError
+            If the first batch has fewer than ``n_components`` rows, or sample_weight
+            comes with a source.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, covariance_type="diag",
+        ...                      random_state=0)
+        >>> for batch in np.array_split(X[rng.permutation(len(X))], 3):
+        ...     gm = gm.partial_fit(batch)
+        >>> gm.n_steps_
+        3
+        >>> gm.means_.round(0)
+        array([[ 3.,  3.],
+               [-3., -3.]])
         """
         check_params(self)
         return self._partial_fit(X, sample_weight)
@@ -629,11 +891,29 @@ class GaussianMixture(_BaseMixture):
         return KernelParams.from_params(params, compute_dtype(params, backend.dtype), backend.marginalize)
 
     def n_parameters(self) -> int:
-        """Free parameters of the fitted model (of its components after any dropped ones).
+        """Count the free parameters of the fitted model.
+
+        The means (K D), the weights (K - 1) and the covariances (K D (D + 1) / 2 full,
+        D (D + 1) / 2 tied, K D diag, K spherical), for the K components the model has
+        (fewer than ``n_components`` after ``on_collapse="drop"`` removed some).
 
         Returns
         -------
-        n : int
+        int
+            The number of free parameters, which ``bic`` and ``aic`` charge for.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> gm.n_parameters()        # 4 means, 1 weight, 2 x 3 covariances
+        11
+        >>> gm.set_params(covariance_type="diag").fit(X).n_parameters()
+        9
         """
         check_is_fitted(self)
         n_components, n_features = self.means_.shape
@@ -642,29 +922,61 @@ class GaussianMixture(_BaseMixture):
     _n_parameters = n_parameters  # scikit-learn's name
 
     def bic(self, X):
-        """Bayesian information criterion on X (lower is better).
+        """Compute the Bayesian information criterion of the model on X (lower is better).
+
+        ``-2 log L + p log n``, with log L the log-likelihood of the n rows of X (natural
+        logarithm) and p :meth:`n_parameters`, in one pass over X.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The rows, as for ``predict``.
 
         Returns
         -------
-        bic : float
+        float
+            The criterion, in nats.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> models = [GaussianMixture(k, random_state=0).fit(X) for k in (1, 2, 3)]
+        >>> [round(gm.bic(X)) for gm in models]      # K = 2 is the best
+        [2577, 2139, 2173]
         """
         total, rows = self._log_likelihood(X)
         return -2 * total + self.n_parameters() * math.log(rows)
 
     def aic(self, X):
-        """Akaike information criterion on X (lower is better).
+        """Compute the Akaike information criterion of the model on X (lower is better).
+
+        ``-2 log L + 2 p``, with log L the log-likelihood of the rows of X (natural
+        logarithm) and p :meth:`n_parameters`, in one pass over X.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), a data source or a Dask array
+        X : array-like of shape (n_samples, n_features), path, Source or Dask array
+            The rows, as for ``predict``.
 
         Returns
         -------
-        aic : float
+        float
+            The criterion, in nats.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-3, 1, size=(200, 2)),
+        ...                rng.normal(3, 1, size=(100, 2))])
+        >>> models = [GaussianMixture(k, random_state=0).fit(X) for k in (1, 2, 3)]
+        >>> [round(gm.aic(X)) for gm in models]      # K = 2 is the best
+        [2559, 2098, 2110]
         """
         return -2 * self._log_likelihood(X)[0] + 2 * self.n_parameters()
 

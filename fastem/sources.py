@@ -67,6 +67,10 @@ import numpy as np
 from ._engine import array_chunks, check_finite
 from ._persist import npy_header
 
+__all__ = ["ArraySource", "ArrowSource", "ArrowStreamSource", "CSVSource", "CallableSource", "DatasetSource",
+           "HDF5Source", "IteratorSource", "LazyFrameSource", "NpySource", "ParquetSource", "Source", "ZarrSource",
+           "source"]
+
 CHUNK_BYTES = 16 * 2**20  # automatic chunks hold about this many bytes
 COPIED_CHUNK_BYTES = 4 * 2**20  # ... and those copied from Arrow batches (no faster when larger)
 ARROW_BATCH_ROWS = 16_384  # rows per batch pyarrow decodes (joined into chunks)
@@ -249,7 +253,54 @@ def _format_of_files(files: _Files) -> str:
 
 
 class Source:
-    """Base class: subclasses set name, n_features, dtype, n_samples and implement _read()."""
+    """What every data source is: chunks of rows, again for every pass.
+
+    :func:`fastem.source` opens data as one of the subclasses in ``fastem.sources``; the
+    estimators take any Source where they take an array. A subclass sets ``name`` and,
+    when it knows it, ``n_samples``, calls this constructor and implements ``_read()``,
+    which yields the raw chunks of one pass; ``chunks()`` checks them.
+
+    Parameters
+    ----------
+    n_features : int
+        The number of columns of every chunk, at least 1.
+    dtype : numpy.dtype
+        The type of the data: chunks are float32 for float32 data and float64 for every
+        other number type.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 16 MiB of data per chunk (at least 1024 rows).
+
+    Attributes
+    ----------
+    name : str
+        What errors call the source (a path, a URL, "Input X"...).
+    n_features : int
+        The number of columns.
+    dtype : numpy.dtype
+        float32 or float64, the type of the chunks.
+    chunk_size : int
+        Rows per chunk (some sources yield their chunks as they come).
+    n_samples : int or None
+        The number of rows, or None while unknown (see ``count_rows``).
+    feature_names : tuple of str or None
+        The column names of a named source (Parquet, Feather, CSV with a header, Arrow,
+        polars, pandas), else None.
+    reiterable : bool
+        Whether every call of ``chunks()`` starts a new pass (False: a one-shot stream).
+    allow_nan : bool
+        Whether NaN entries are missing values rather than errors (an estimator with
+        ``missing="marginalize"`` sets it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastem
+    >>> data = fastem.source(np.zeros((2500, 4)), chunk_size=1000)
+    >>> isinstance(data, fastem.Source)
+    True
+    >>> data.n_features, data.n_samples, data.dtype
+    (4, 2500, dtype('float64'))
+    """
 
     name = "source"
     n_samples: int | None = None
@@ -276,7 +327,37 @@ class Source:
         raise NotImplementedError
 
     def chunks(self) -> Iterator[np.ndarray]:
-        """A new pass over the data: checked float32/float64 chunks (rows, n_features)."""
+        """Start a new pass over the data.
+
+        Every chunk is checked before it is yielded: its width, that it holds numbers,
+        and no NaN (unless ``allow_nan``) or inf, with an error naming the source, the
+        chunk and the row. A local file checked whole once is not checked again while
+        its size and modification time stay the same.
+
+        Returns
+        -------
+        iterator of ndarray
+            C-contiguous arrays of shape (rows, n_features) and type ``dtype``, in the
+            order of the rows; every pass yields the same rows in the same order.
+
+        Raises
+        ------
+        ValueError
+            If a chunk has the wrong width, holds NaN or inf, or the source is empty,
+            unreadable or truncated (when the iterator reaches it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastem
+        >>> X = np.arange(10.0).reshape(5, 2)
+        >>> data = fastem.source(X, chunk_size=2)
+        >>> for chunk in data.chunks():
+        ...     print(chunk.tolist())
+        [[0.0, 1.0], [2.0, 3.0]]
+        [[4.0, 5.0], [6.0, 7.0]]
+        [[8.0, 9.0]]
+        """
         checked = self._checked_chunks()
         return _prefetched(checked) if self.prefetch else checked
 
@@ -335,7 +416,25 @@ class Source:
         return np.ascontiguousarray(array, dtype=self.dtype)
 
     def count_rows(self) -> int:
-        """n_samples, by a pass over the data where the source cannot tell without one."""
+        """Return the number of rows, counting them in one pass if the source cannot tell.
+
+        Returns
+        -------
+        int
+            The number of rows; ``n_samples`` is set to it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastem
+        >>> def chunks():
+        ...     return iter([np.zeros((3, 2)), np.zeros((4, 2))])
+        >>> data = fastem.source(chunks)
+        >>> print(data.n_samples)    # unknown without a pass
+        None
+        >>> data.count_rows(), data.n_samples
+        (7, 7)
+        """
         if self.n_samples is None:
             self.n_samples = sum(chunk.shape[0] for chunk in self.chunks())
         return self.n_samples
@@ -390,10 +489,47 @@ def _prefetched(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.nda
 
 
 class ArraySource(Source):
-    """A numpy array or memmap: chunks are views (copies only where the dtype or the
-    memory order needs converting, one chunk at a time). feature_names: its column names.
-    Checked once, here: inf and rows of nothing but NaN are errors now, other NaN entries
-    in every pass that does not allow them."""
+    """A numpy array or memmap in chunks of rows.
+
+    Chunks are views of the array; only where the dtype or the memory order needs
+    converting is a chunk copied, one at a time. The array is checked once, here: inf is
+    an error now (so is a row of nothing but NaN, with allow_nan), and NaN entries in
+    every pass that does not allow them.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or (n_samples,)
+        The data, real numbers; a 1-D array is one feature.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 16 MiB of data per chunk (at least 1024 rows).
+    name : str, default="array"
+        What errors call the source.
+    feature_names : sequence of str or None, default=None
+        The column names, one per feature.
+    allow_nan : bool, default=False
+        Whether NaN entries are missing values (as an estimator with
+        ``missing="marginalize"`` reads them).
+
+    Raises
+    ------
+    ValueError
+        If X is not 1-D or 2-D, holds inf, or the names do not match its columns.
+    TypeError
+        If X does not hold real numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem.sources import ArraySource
+    >>> X = np.zeros((2500, 3), dtype=np.float32)
+    >>> data = ArraySource(X, chunk_size=1000, feature_names=["a", "b", "c"])
+    >>> data
+    ArraySource(array, rows=2,500, n_features=3, dtype=float32)
+    >>> [chunk.shape for chunk in data.chunks()]
+    [(1000, 3), (1000, 3), (500, 3)]
+    >>> data.feature_names
+    ('a', 'b', 'c')
+    """
 
     def __init__(self, X, chunk_size: int | None = None, name: str = "array", feature_names=None,
                  allow_nan: bool = False):
@@ -450,10 +586,49 @@ def _pandas_source(frame, columns=None, chunk_size: int | None = None) -> ArrayS
 
 
 class NpySource(Source):
-    """A .npy file read chunk by chunk with file reads: resident memory stays at a few
-    chunks whatever the file size. direct: read a local file with O_DIRECT, around the
-    page cache (None: when the file is larger than half of this machine's memory). A URL
-    is read with seeks and reads on its fsspec file."""
+    """A ``.npy`` file read chunk by chunk, in bounded memory.
+
+    The chunks are read with file reads into a few recycled buffers, so resident memory
+    stays at a few chunks whatever the file size, and a background thread reads the
+    next chunk while the kernel runs on the current one. A URL is read with seeks and
+    reads on its fsspec file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, a path or an fsspec URL; it holds a C-ordered 1-D or 2-D array of
+        real numbers.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 16 MiB of data per chunk (at least 1024 rows).
+    direct : bool or None, default=None
+        Read a local file with ``O_DIRECT``, around the page cache. None: when the file
+        is larger than half of this machine's memory. Where the file system has no
+        ``O_DIRECT`` (tmpfs), plain reads are used.
+    storage_options : dict or None, default=None
+        Options of the fsspec file system of a URL (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``...); only with a URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is not a readable ``.npy`` file, is truncated, or holds an array
+        that is not 1-D or 2-D in C order.
+    TypeError
+        If the file does not hold real numbers.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from fastem.sources import NpySource
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+    >>> np.save(path, np.zeros((2500, 3)))
+    >>> data = NpySource(path, chunk_size=1000)
+    >>> data.n_samples, [chunk.shape for chunk in data.chunks()]
+    (2500, [(1000, 3), (1000, 3), (500, 3)])
+    """
 
     prefetch = True
 
@@ -606,8 +781,47 @@ def _free_buffer(pool: list, shape: tuple, dtype: np.dtype, keep: int = 6) -> np
 
 
 class HDF5Source(Source):
-    """A 2-D HDF5 dataset (h5py), read chunk by chunk; key names the dataset in the file.
-    A URL is read through its fsspec file."""
+    """A 1-D or 2-D HDF5 dataset, read chunk by chunk with h5py (extra ``fastem[hdf5]``).
+
+    A URL is read through its fsspec file.
+
+    Parameters
+    ----------
+    obj : str, path-like or h5py.Dataset
+        The file (a path or an fsspec URL), or an open dataset.
+    key : str or None, default=None
+        The dataset's name in the file; None: the file's only dataset.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 16 MiB of data per chunk (at least 1024 rows).
+    storage_options : dict or None, default=None
+        Options of the fsspec file system of a URL (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``...); only with a URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is not readable HDF5, key is needed or not in the file, or the
+        dataset is not a 1-D or 2-D array of real numbers.
+    TypeError
+        If key names a group, not a dataset.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import h5py
+    >>> import numpy as np
+    >>> from fastem.sources import HDF5Source
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.h5"
+    >>> with h5py.File(path, "w") as f:
+    ...     _ = f.create_dataset("points", data=np.zeros((2500, 3)))
+    >>> data = HDF5Source(path, key="points", chunk_size=1000)
+    >>> data.name.endswith("x.h5[points]")
+    True
+    >>> data.n_samples, data.n_features
+    (2500, 3)
+    """
 
     prefetch = True
 
@@ -666,7 +880,38 @@ class HDF5Source(Source):
 
 
 class ZarrSource(Source):
-    """A 2-D Zarr array (or a path or URL of one), read chunk by chunk."""
+    """A 1-D or 2-D Zarr array, read chunk by chunk (extra ``fastem[zarr]``).
+
+    Parameters
+    ----------
+    obj : str, path-like or zarr.Array
+        The array's store (a path or an fsspec URL), or an open array.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 16 MiB of data per chunk (at least 1024 rows).
+    storage_options : dict or None, default=None
+        Options of the fsspec file system of a URL (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``...); only with a URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such store.
+    ValueError
+        If the store is not a readable Zarr array, or not a 1-D or 2-D array of real
+        numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import zarr
+    >>> from fastem.sources import ZarrSource
+    >>> array = zarr.array(np.ones((2500, 3), dtype=np.float32))  # in memory
+    >>> data = ZarrSource(array, chunk_size=1000)
+    >>> data.n_samples, data.dtype
+    (2500, dtype('float32'))
+    >>> [chunk.shape for chunk in data.chunks()]
+    [(1000, 3), (1000, 3), (500, 3)]
+    """
 
     prefetch = True
 
@@ -775,8 +1020,42 @@ class _Columns(Source):
 
 
 class ArrowSource(_Columns):
-    """A pyarrow Table or RecordBatch (or a polars DataFrame, as Arrow): numeric columns
-    converted chunk by chunk."""
+    """The numeric columns of a pyarrow Table or RecordBatch, converted chunk by chunk.
+
+    :func:`fastem.source` also reads a polars DataFrame this way, as Arrow. Nulls are
+    NaN: missing values where NaN is allowed, errors naming the row otherwise.
+
+    Parameters
+    ----------
+    table : pyarrow.Table or pyarrow.RecordBatch
+        The data.
+    columns : list of str or int, or None, default=None
+        The columns to read, by name or index, in that order; None: every column, each
+        of which must be numeric.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 4 MiB of data per chunk (at least 1024 rows).
+    name : str, default="Arrow table"
+        What errors call the source.
+
+    Raises
+    ------
+    ValueError
+        If a chosen column does not exist.
+    TypeError
+        If a chosen column is not numeric.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from fastem.sources import ArrowSource
+    >>> table = pa.table({"a": [1.0, 2.0, 3.0], "b": [4, 5, 6],
+    ...                   "label": ["x", "y", "z"]})
+    >>> data = ArrowSource(table, columns=["a", "b"])
+    >>> data.feature_names
+    ('a', 'b')
+    >>> next(data.chunks()).tolist()
+    [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]
+    """
 
     def __init__(self, table, columns=None, chunk_size: int | None = None, name: str = "Arrow table"):
         pa = _require("pyarrow", "parquet")
@@ -791,7 +1070,40 @@ class ArrowSource(_Columns):
 
 
 class ArrowStreamSource(_Columns):
-    """A pyarrow RecordBatchReader: a stream, read once (partial_fit, one pass)."""
+    """The numeric columns of a pyarrow RecordBatchReader: a stream, read once.
+
+    One pass only, so ``partial_fit`` takes it (one step per chunk) and ``fit``, which
+    needs several passes, refuses it.
+
+    Parameters
+    ----------
+    reader : pyarrow.RecordBatchReader
+        The stream.
+    columns : list of str or int, or None, default=None
+        The columns to read, by name or index, in that order; None: every column, each
+        of which must be numeric.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 4 MiB of data per chunk (at least 1024 rows).
+    name : str, default="Arrow stream"
+        What errors call the source.
+
+    Raises
+    ------
+    ValueError
+        If a chosen column does not exist.
+    TypeError
+        If a chosen column is not numeric.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from fastem.sources import ArrowStreamSource
+    >>> batch = pa.record_batch({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    >>> reader = pa.RecordBatchReader.from_batches(batch.schema, [batch, batch])
+    >>> data = ArrowStreamSource(reader)
+    >>> data.reiterable, sum(len(chunk) for chunk in data.chunks())
+    (False, 4)
+    """
 
     reiterable = False
 
@@ -808,8 +1120,39 @@ class ArrowStreamSource(_Columns):
 
 
 class LazyFrameSource(_Columns):
-    """A polars LazyFrame, run again for every pass in streaming mode (collect_batches):
-    memory holds a few batches, not the frame."""
+    """The numeric columns of a polars LazyFrame, run again for every pass in batches.
+
+    Every pass collects the query in streaming mode (``LazyFrame.collect_batches``):
+    memory holds a few batches, not the frame.
+
+    Parameters
+    ----------
+    frame : polars.LazyFrame
+        The query.
+    columns : list of str or int, or None, default=None
+        The columns to read, by name or index, in that order; None: every column, each
+        of which must be numeric.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 4 MiB of data per chunk (at least 1024 rows).
+
+    Raises
+    ------
+    ImportError
+        If this polars has no ``LazyFrame.collect_batches``.
+    ValueError
+        If a chosen column does not exist.
+    TypeError
+        If a chosen column is not numeric.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from fastem.sources import LazyFrameSource
+    >>> frame = pl.LazyFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    >>> data = LazyFrameSource(frame.filter(pl.col("a") > 1))
+    >>> data.feature_names, data.count_rows()
+    (('a', 'b'), 2)
+    """
 
     def __init__(self, frame, columns=None, chunk_size: int | None = None):
         if not hasattr(frame, "collect_batches"):
@@ -828,10 +1171,52 @@ _DATASET_FORMATS = {"parquet": "Parquet", "feather": "Feather", "ipc": "Feather"
 
 
 class DatasetSource(_Columns):
-    """A pyarrow dataset: a folder, a glob or a list of Parquet or Feather files (format:
-    from their suffix, or "parquet", "feather", "csv", a pyarrow FileFormat), or a
-    ``pyarrow.dataset.Dataset``. Row groups are streamed one file at a time, in file order
-    (memory: a row group or two); n_samples comes from the files' metadata."""
+    """The numeric columns of a pyarrow dataset of Parquet, Feather or CSV files.
+
+    Row groups are streamed one file at a time, in file order (memory: a row group or
+    two); for Parquet and Feather, ``n_samples`` comes from the files' metadata. Nulls
+    are NaN: missing values where NaN is allowed, errors naming the row otherwise.
+
+    Parameters
+    ----------
+    obj : str, path-like, list of them, or pyarrow.dataset.Dataset
+        A file, a folder (the files under it whose names do not start with "." or "_",
+        sorted), a glob (its matches, sorted) or a list of files (in its order), each a
+        path or an fsspec URL; or a dataset.
+    columns : list of str or int, or None, default=None
+        The columns to read, by name or index, in that order; None: every column, each
+        of which must be numeric.
+    format : str, pyarrow.dataset.FileFormat or None, default=None
+        "parquet", "feather" or "csv"; None: from the files' suffixes.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 4 MiB of data per chunk (at least 1024 rows).
+    storage_options : dict or None, default=None
+        Options of the fsspec file system of a URL (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``...); only with a URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file, or a glob matches none.
+    ValueError
+        If the files are not readable in their format, their format cannot be told,
+        or a chosen column does not exist.
+    TypeError
+        If a chosen column is not numeric.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pyarrow as pa, pyarrow.feather as feather
+    >>> from fastem.sources import DatasetSource
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> table = pa.table({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    >>> for i in range(2):
+    ...     feather.write_feather(table, folder / f"part{i}.feather")
+    >>> data = DatasetSource(folder)
+    >>> data.n_samples, data.feature_names
+    (4, ('a', 'b'))
+    """
 
     decode_ahead = DECODE_AHEAD
 
@@ -885,10 +1270,54 @@ class DatasetSource(_Columns):
 
 
 class ParquetSource(_Columns):
-    """Numeric columns of Parquet files (one file, a folder, a glob or a list), read by
-    pyarrow.parquet a row group at a time (without pyarrow.dataset and its memory);
-    n_samples and the columns come from the files' footers, and every file must have
-    the chosen columns."""
+    """The numeric columns of Parquet files, read a row group at a time (``fastem[parquet]``).
+
+    ``pyarrow.parquet`` reads each row group in batches, decoded in a thread of their
+    own ahead of their copy into chunks, so memory does not grow with the size of the
+    row groups or of the dataset. ``n_samples`` and the columns come from the files'
+    footers, and every file must have the chosen columns. Nulls are NaN: missing values
+    where NaN is allowed, errors naming the row otherwise.
+
+    Parameters
+    ----------
+    path : str, path-like or list of them
+        A file, a folder (the files under it whose names do not start with "." or "_",
+        sorted), a glob (its matches, sorted) or a list of files (in its order), each a
+        path or an fsspec URL.
+    columns : list of str or int, or None, default=None
+        The columns to read, by name or index, in that order; None: every column, each
+        of which must be numeric.
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 4 MiB of data per chunk (at least 1024 rows).
+    storage_options : dict or None, default=None
+        Options of the fsspec file system of a URL (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``...); only with a URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file, or a glob matches none.
+    ValueError
+        If a file is not readable Parquet, or a chosen column does not exist.
+    TypeError
+        If a chosen column is not numeric.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pyarrow as pa, pyarrow.parquet as pq
+    >>> from fastem.sources import ParquetSource
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.parquet"
+    >>> table = pa.table({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, None],
+    ...                   "id": [7, 8, 9]})
+    >>> pq.write_table(table, path)
+    >>> data = ParquetSource(path, columns=["a", "b"])
+    >>> data.n_samples, data.feature_names
+    (3, ('a', 'b'))
+    >>> data.allow_nan = True   # as missing="marginalize" sets it
+    >>> next(data.chunks()).tolist()   # the null: NaN, a missing value
+    [[1.0, 4.0], [2.0, 5.0], [3.0, nan]]
+    """
 
     decode_ahead = DECODE_AHEAD
 
@@ -985,16 +1414,57 @@ _HEAD_BYTES = 2**16  # what CSVSource reads of a file to find its header and del
 
 
 class CSVSource(_Columns):
-    """Numeric columns of delimited text, read with pyarrow's streaming CSV reader (quoted
-    fields, compression by suffix: .gz, .bz2, .zst, .lz4). path: a file, or a folder, glob
-    or list of files with the same columns, read one after another.
+    """The numeric columns of delimited text, read with pyarrow's streaming CSV reader.
 
-    delimiter: one character, or "whitespace" (also " "): runs of spaces and tabs, none at
-    the ends of lines. None: tab for .tsv, comma for .csv; for .txt a comma if the first
-    line has one, else whitespace. header: True (the first line names the columns), False,
-    or None to detect it (a first line that does not parse as numbers). columns: names
-    (with a header) or indices. Values are float64; a missing value or text is an error
-    naming the file, the column and the line."""
+    Quoted fields, compression by suffix (.gz, .bz2, .zst, .lz4) and several files with
+    the same columns, read one after another. Values are float64. A missing value (an
+    empty field, NA, N/A, null, None, nil...) is NaN where NaN is allowed (an estimator
+    with ``missing="marginalize"``) and otherwise an error naming the file, the column
+    and the line; so is text in a chosen column (extra ``fastem[csv]``).
+
+    Parameters
+    ----------
+    path : str, path-like or list of them
+        A file, or a folder, glob or list of files with the same columns, each a path or
+        an fsspec URL.
+    columns : list of str or int, or None, default=None
+        The columns to read: names (with a header) or indices; None: every column.
+    delimiter : str or None, default=None
+        One character, or "whitespace" (also " "): runs of spaces and tabs, none at the
+        ends of lines. None: a tab for .tsv, a comma for .csv; for .txt a comma if the
+        first line has one, else whitespace.
+    header : bool or None, default=None
+        True: the first line names the columns; False: it is data; None: detect it (a
+        first line that does not parse as numbers is a header).
+    chunk_size : int or None, default=None
+        Rows per chunk; None: about 4 MiB of data per chunk (at least 1024 rows).
+    storage_options : dict or None, default=None
+        Options of the fsspec file system of a URL (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``...); only with a URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file, or a glob matches none.
+    ValueError
+        If a file is empty or not UTF-8 text, the delimiter is not one character, or a
+        chosen column does not exist; in a pass, if a line has another number of fields
+        or a field does not parse as a number.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from fastem.sources import CSVSource
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> text = "height,weight,name\\n1.5,60,ann\\n1.8,,bob\\n"
+    >>> _ = path.write_text(text)
+    >>> data = CSVSource(path, columns=["height", "weight"])
+    >>> data.feature_names
+    ('height', 'weight')
+    >>> data.allow_nan = True   # as missing="marginalize" sets it
+    >>> next(data.chunks()).tolist()   # the empty field: NaN, missing
+    [[1.5, 60.0], [1.8, nan]]
+    """
 
     def __init__(self, path, columns=None, delimiter: str | None = None, header: bool | None = None,
                  chunk_size: int | None = None, storage_options: dict | None = None):
@@ -1131,7 +1601,8 @@ class CSVSource(_Columns):
         if value.strip().lower() in _MISSING:
             shown = f" ({value!r})" if value.strip() else ""
             return ValueError(f"{where}: column {column} has a missing value{shown} at {at}, which does not parse as "
-                              "numbers: fill it in or drop the row")
+                              "numbers: fill it in, drop the row, or fit with missing='marginalize' "
+                              "(fastem fit --missing marginalize) to take it as missing")
         other = [d for d in (";", "\t", "|", ",") if d in value and d != self.delimiter]
         advice = f"if {other[0]!r} separates the columns, pass delimiter={other[0]!r}" if other else \
             "leave the column out with columns="
@@ -1193,8 +1664,46 @@ def _is_number(text: str) -> bool:
 
 
 class CallableSource(Source):
-    """A callable returning a new iterator of arrays for every pass (multi-pass EM).
-    Its chunks are used as they come (chunk_size does not re-cut them)."""
+    """Chunks from a callable that returns a new iterator of arrays for every pass.
+
+    The data no reader knows (a database cursor, a generator of simulated rows)
+    becomes a source for ``fit``, which makes several passes. Its chunks are used as
+    they come: chunk_size does not re-cut them.
+
+    Parameters
+    ----------
+    make_chunks : callable
+        Called with no argument at the start of every pass; returns an iterator or
+        iterable of arrays of shape (rows, n_features) (or (rows,) for one feature).
+        The first call happens here, to learn the width and the type.
+    chunk_size : int or None, default=None
+        Accepted for a uniform interface; the chunks keep their own sizes.
+    name : str or None, default=None
+        What errors call the source; None: "callable" and the function's name.
+
+    Raises
+    ------
+    ValueError
+        If the first pass yields no chunk, or a chunk is not a rectangular array.
+    TypeError
+        If make_chunks returns something that is not iterable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem.sources import CallableSource
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> def chunks():
+    ...     for start in range(0, 6, 4):
+    ...         yield X[start : start + 4]
+    >>> data = CallableSource(chunks)
+    >>> data
+    CallableSource(callable chunks, rows=?, n_features=2, dtype=float64)
+    >>> [chunk.shape for chunk in data.chunks()]   # a pass
+    [(4, 2), (2, 2)]
+    >>> [chunk.shape for chunk in data.chunks()]   # and another
+    [(4, 2), (2, 2)]
+    """
 
     def __init__(self, make_chunks: Callable[[], Iterable], chunk_size: int | None = None, name: str | None = None):
         self.make_chunks = make_chunks
@@ -1223,8 +1732,35 @@ class CallableSource(Source):
 
 
 class IteratorSource(Source):
-    """A one-shot iterator of arrays: a stream, read once (partial_fit, one pass).
-    Its chunks are used as they come (chunk_size does not re-cut them)."""
+    """Chunks from a one-shot iterator of arrays: a stream, read once.
+
+    One pass only, so ``partial_fit`` takes it (one step per chunk) and ``fit``, which
+    needs several passes, refuses it and says so. Its chunks are used as they come:
+    chunk_size does not re-cut them.
+
+    Parameters
+    ----------
+    iterator : iterator or iterable
+        Arrays of shape (rows, n_features) (or (rows,) for one feature); the first is
+        read here, to learn the width and the type.
+    chunk_size : int or None, default=None
+        Accepted for a uniform interface; the chunks keep their own sizes.
+    name : str, default="iterator"
+        What errors call the source.
+
+    Raises
+    ------
+    ValueError
+        If the iterator yields no chunk, or the first is not a rectangular array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem.sources import IteratorSource
+    >>> data = IteratorSource(np.zeros((3, 2)) for _ in range(4))
+    >>> data.reiterable, sum(len(chunk) for chunk in data.chunks())
+    (False, 12)
+    """
 
     reiterable = False
 
@@ -1287,14 +1823,72 @@ def _object_source(obj, **options) -> Source:
 
 
 def source(obj, **options) -> Source:
-    """Open obj as a Source (see the module docstring for what obj may be).
+    """Open any data as a Source of chunks of rows.
 
-    options go to the source's constructor: chunk_size (rows per chunk) for all;
-    storage_options (a dict for the fsspec file system of a URL: s3fs's key, secret,
-    client_kwargs={"endpoint_url": ...}, ...) for every file source; direct (.npy: O_DIRECT
-    reads, by default for local files larger than half of memory); key (HDF5); columns
-    (Parquet, Feather, datasets, CSV, Arrow, polars, pandas); format (datasets: "parquet",
-    "feather", "csv"); delimiter and header (CSV)."""
+    The estimators call it for whatever they are given that is not an array; call it
+    to pass options or to see what fastem reads. A path is read by its suffix: .npy,
+    .h5/.hdf5, .zarr, .parquet, .feather/.arrow, .csv/.tsv/.txt (also compressed:
+    .gz, .bz2, .zst, .lz4); a folder, a glob or a list of files is a dataset of Parquet,
+    Feather or CSV files. The ``fastem.sources`` module docstring has the whole table.
+
+    Parameters
+    ----------
+    obj : object
+        The data: a numpy array or array-like, a pandas DataFrame (its numeric
+        columns), a path or fsspec URL (``"s3://..."``, ``"gs://..."``,
+        ``"https://..."``...) of a file, folder or glob, a list of files, an h5py
+        dataset, a zarr array, a pyarrow Table, RecordBatch, RecordBatchReader or
+        Dataset, a polars DataFrame or LazyFrame, a callable returning a new iterator
+        of arrays for every pass, an iterator of arrays (one pass), or a Source
+        (returned as it is).
+    **options
+        Keyword arguments of the source's constructor: ``chunk_size`` (rows per chunk)
+        for all; ``storage_options`` (a dict for the fsspec file system of a URL) for
+        every file source; ``direct`` (.npy: ``O_DIRECT`` reads); ``key`` (HDF5);
+        ``columns`` (Parquet, Feather, datasets, CSV, Arrow, polars, pandas);
+        ``format`` (datasets: "parquet", "feather", "csv"); ``delimiter`` and
+        ``header`` (CSV).
+
+    Returns
+    -------
+    Source
+        The source: an ``ArraySource``, ``NpySource``, ``HDF5Source``, ``ZarrSource``,
+        ``ParquetSource``, ``DatasetSource``, ``CSVSource``, ``ArrowSource``,
+        ``ArrowStreamSource``, ``LazyFrameSource``, ``CallableSource`` or
+        ``IteratorSource`` of ``fastem.sources``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path names no file, or a glob matches none.
+    ValueError
+        If a file's format is unknown or it is unreadable, or the data is empty or has
+        no features.
+    TypeError
+        If an option does not apply to obj, obj is a Dask collection (pass it to the
+        estimators, which run on its cluster), or the data does not hold numbers.
+    ImportError
+        If the reader's optional dependency is missing; the message names the extra to
+        install.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> import fastem
+    >>> X = np.random.default_rng(0).normal(size=(1000, 3))
+    >>> fastem.source(X)
+    ArraySource(array, rows=1,000, n_features=3, dtype=float64)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+    >>> np.save(path, X)
+    >>> data = fastem.source(path, chunk_size=300)
+    >>> type(data).__name__
+    'NpySource'
+    >>> [chunk.shape[0] for chunk in data.chunks()]
+    [300, 300, 300, 100]
+    >>> gm = fastem.GaussianMixture(n_components=2, random_state=0)
+    >>> gm = gm.fit(data)   # what fit(path) does with the default chunks
+    """
     if isinstance(obj, Source):
         return obj
     try:
