@@ -1,4 +1,4 @@
-"""Count the hostile-input catalogue: cases, clear errors, correct models (README, Reliability).
+"""Count the hostile-input catalogue: cases, clear errors, correct models (docs/user_guide/reliability.rst).
 
 A case is one collected test of tests/test_hostile.py or tests/test_red_team.py; it counts
 as a clear error when its test asserts one (pytest.raises or a command's failing status).

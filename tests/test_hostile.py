@@ -1,4 +1,4 @@
-"""The catalogue of hostile and extreme inputs (README: 'Hostile input'): each gives a
+"""The catalogue of hostile and extreme inputs (docs/user_guide/reliability.rst, 'Bad input'): each gives a
 correct model or a clear error that names the problem, never NaN parameters."""
 
 import warnings

@@ -78,7 +78,7 @@ def sk_fit(init, X, **kwargs):
 # =========================================================================== numerics
 @pytest.mark.parametrize("scale", [1e-12, 1e-20, 1e-300, 1e305, 1e306])
 def test_weights_of_any_scale_give_the_unweighted_model(X2, scale):
-    """README: multiplying every weight by a constant changes nothing. The 1e-6 regulariser
+    """docs/user_guide/reliability.rst: multiplying every weight by a constant changes nothing. The 1e-6 regulariser
     eps added to soft counts must not swamp tiny weights, and the total of huge weights
     must not overflow to inf."""
     reference = GaussianMixture(2, random_state=0).fit(X2)
@@ -382,7 +382,7 @@ def test_dataframe_of_float_int_and_bool_columns(X):
 
 @pytest.mark.parametrize("column", ["strings", "categorical"])
 def test_dataframe_with_a_text_column_says_x_must_hold_numbers(X, column):
-    """README: strings give "X must hold numbers"; pandas' bare "could not convert string
+    """docs/user_guide/reliability.rst: strings give "X must hold numbers"; pandas' bare "could not convert string
     to float: 'x'" says neither that it is X nor which column."""
     import pandas as pd
 
