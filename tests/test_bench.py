@@ -24,6 +24,7 @@ def test_compute_seconds_adds_the_exps_to_the_multiply_adds():
     assert bench.compute_seconds(rates, n, d, k, "full") == pytest.approx(n * k * d * (d + 3) / 1e11 + n * k / 1e9)
 
 
+@pytest.mark.slow  # 14 s; test_thread_scaling_prints_both_counts_and_the_ratio times fastem the same way
 def test_table_has_a_row_per_covariance_type(capsys):
     """A smoke test of the script end to end (the floor itself is tested above)."""
     assert bench.main(["-n", "3000", "-d", "3", "-k", "2", "--covariance", "diag", "full", "--no-memory",

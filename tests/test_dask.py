@@ -264,6 +264,7 @@ def test_a_pass_that_lost_its_scattered_value_runs_again():
         compute_pass(10, hopeless, build)
 
 
+@pytest.mark.slow  # 30 s; test_checkpointed_fit_killed_and_resumed_gives_the_same_model kills a fit too
 def test_worker_killed_mid_fit_gives_the_same_model():
     import dask
 

@@ -460,10 +460,10 @@ def test_a_npy_file_fits_the_same_model(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "proba.npy"), local.predict_proba(X), rtol=1e-12, atol=1e-15)
 
 
-# float32 compiles every missing-value driver once more (a minute of a cold run): the default
-# run takes diag's, the pattern drivers' float32 compile is the slow run's (pytest -m slow)
-@pytest.mark.parametrize("covariance_type", ["diag", *(pytest.param(c, marks=pytest.mark.slow)
-                                                       for c in COVARIANCE_TYPES if c != "diag")])
+# float32 compiles every missing-value driver once more (minutes of a cold run, too many for
+# CI's 20): the slow run's (pytest -m slow)
+@pytest.mark.slow
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_float32_data_fits_a_float32_model_close_to_float64(covariance_type):
     """float32 blocks of NaN data: each block in float32, statistics added in float64, as for
     complete data (tests/test_sklearn_equivalence.py): within 1e-4 of the float64 fit."""
