@@ -156,7 +156,8 @@ def test_load_block_transposes_rows(src, dst, n_features, nb, rng):
     """The transposing load (8x8 tiles in registers, scalar edges) against NumPy's
     transpose, from a row that is not the first, converting float32 data to float64 scratch
     (k-means does); scratch past the block's rows is left alone."""
-    from fastem._kernels.drivers import aligned_empty, load_block
+    from fastem._kernels._buffers import aligned_empty
+    from fastem._kernels.drivers import load_block
 
     X = rng.normal(size=(nb + 11, n_features)).astype(src)
     weight = rng.uniform(size=nb + 11)
@@ -296,11 +297,14 @@ def test_stats_zero_shapes(covariance_type):
 
 
 def _kernel_dispatchers():
-    modules = [_options, _kernels.drivers, _kernels.full, _kernels.tied, _kernels.diag, _kernels.kmeans]
+    modules = [_options, _kernels.drivers, _kernels.full, _kernels.tied, _kernels.diag, _kernels.kmeans,
+               _kernels.missing]
     for module in modules:
         for name, obj in inspect.getmembers(module):
             if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == module.__name__:
                 yield f"{module.__name__}.{name}", obj
+    for family, fused in _kernels._FUSED.items():  # the closures of drivers.family_drivers
+        yield f"fastem._kernels.drivers.fused_pass[{family}]", fused
 
 
 def test_every_kernel_uses_the_shared_options():
@@ -315,10 +319,12 @@ def test_every_kernel_uses_the_shared_options():
         assert "ninf" not in options["fastmath"], name
     parallel = {name for name, d in found.items() if d.targetoptions.get("parallel")}
     assert parallel == {
-        "fastem._kernels.drivers.em_accumulate",
-        "fastem._kernels.drivers.resp_accumulate",
-        "fastem._kernels.drivers.score",
+        *(f"fastem._kernels.drivers.fused_pass[{family}]" for family in (_options.FULL, _options.TIED, _options.DIAG)),
         "fastem._kernels.kmeans.lloyd_accumulate",
+        "fastem._kernels.missing.em_diag",
+        "fastem._kernels.missing.em_patterns",
+        "fastem._kernels.missing.score_diag",
+        "fastem._kernels.missing.score_patterns",
     }
 
 
@@ -339,7 +345,13 @@ def test_kernels_ask_for_wide_vectors(rng):
     log_prob(xT, rows, padded_loc, prec, np.zeros(n_components), np.empty((5, rows)), np.empty((n_components, rows)))
     lloyd = fresh(_kernels.kmeans.lloyd_accumulate)
     X = rng.normal(size=(100, n_features))
-    lloyd(X, np.zeros(0), loc, np.zeros(n_components), np.zeros(loc.shape), np.zeros(0, dtype=np.int64), 2)
+    from fastem._kernels._buffers import aligned_empty, layout
+
+    rows, n_blocks, groups, slots = layout(len(X), n_features, 8, n_components * (n_features + 1) + 1, 2)
+    lloyd(X, np.zeros(0), loc, rows, n_blocks, groups, slots, aligned_empty(slots, n_features, rows, np.float64),
+          aligned_empty(slots, 3, rows, np.float64), np.empty((slots, rows), dtype=np.int64),
+          np.zeros((groups, n_components)), np.zeros((groups, n_components, n_features)), np.zeros(groups),
+          np.zeros(0, dtype=np.int64))
     has_avx512 = "+avx512f" in llvmlite.binding.get_host_cpu_features().flatten()
     for kernel, name in ((log_prob, "full_log_prob"), (lloyd, "parfor_gufunc")):
         ir = "".join(kernel.inspect_llvm().values())

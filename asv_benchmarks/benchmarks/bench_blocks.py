@@ -59,7 +59,7 @@ class Block:
 
     def setup(self, family, dtype):
         from fastem._kernels import DIAG, FULL, TIED, block_rows, drivers, full
-        from fastem._kernels.drivers import _scratch, normalize_block
+        from fastem._kernels.drivers import normalize_block
 
         d, k = N_FEATURES, N_COMPONENTS
         self.family = {"full": FULL, "tied": TIED, "diag": DIAG}[family]
@@ -78,7 +78,12 @@ class Block:
         else:
             self.prec = rng.uniform(0.5, 2.0, (k, 1, d)).astype(ty)
         self.log_norm = np.zeros(k, dtype=ty)
-        xT, work, per_component, vec = _scratch(self.X, 1, self.rows, k)
+        try:  # the scratch is made in Python since the drivers hold their parallel loop only
+            from fastem._kernels._buffers import scratch
+
+            xT, work, per_component, vec = scratch(self.X.dtype, d, 1, self.rows, k)
+        except ImportError:
+            xT, work, per_component, vec = drivers._scratch(self.X, 1, self.rows, k)
         self.xT, self.work, self.logp, self.vec = xT[0], work[0], per_component[0], vec[0]
         self.s0, self.s1 = np.zeros(k), np.zeros((k, d))
         self.s2 = np.zeros(self.prec.shape)
@@ -91,8 +96,12 @@ class Block:
         self.vec[:] = 1.0
         # the drivers' own arguments where a commit has them: full's padded factors and
         # locations (block_params), the next block's rows for the prefetch
-        if hasattr(drivers, "block_params"):
-            self.coef, self.e_loc, self.m_loc = drivers.block_params(self.family, self.loc, self.center, self.prec)
+        try:
+            from fastem._kernels._buffers import block_params
+        except ImportError:
+            block_params = getattr(drivers, "block_params", None)
+        if block_params is not None:
+            self.coef, self.e_loc, self.m_loc = block_params(self.family, self.loc, self.center, self.prec)
         else:
             padded = self.family == FULL and hasattr(full, "padded_upper")
             self.coef = full.padded_upper(self.prec) if padded else self.prec

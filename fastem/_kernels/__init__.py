@@ -1,16 +1,19 @@
 """Numba kernels: arrays in, preallocated outputs passed in; no validation here.
 
-The parallel drivers are exported with Numba's current thread count appended to their
-arguments (read per call: a jitted function that reads it could not be cached on disk).
+These wrappers are the kernels' face: each makes its driver's partition, scratch and group
+sums (_buffers), reads Numba's current thread count per call (a jitted function that reads
+it could not be cached on disk), and adds the groups' sums in group order.
 """
 
 import numba
 import numpy as np
 
-from . import drivers, kmeans, missing
+from . import _buffers, drivers, kmeans, missing
 from ._options import DIAG, FULL, TIED, block_rows
 from .drivers import first_nonfinite
 from .missing import first_bad_row
+
+_FUSED = {family: drivers.family_drivers(family)[0] for family in (FULL, TIED, DIAG)}
 
 __all__ = [
     "DIAG",
@@ -28,25 +31,93 @@ __all__ = [
 ]
 
 
+_EMPTY_RESP = np.zeros((0, 0))
+_EMPTY_ROWS = {np.dtype(np.float64): np.zeros(0), np.dtype(np.int64): np.zeros(0, dtype=np.int64)}
+
+
+def _setup(X, n_components, stats, worst):
+    """A driver call's partition (rows, n_blocks, groups, slots), scratch (xT, work, logp,
+    vec) in X's precision, and each group's sums (g_s0, g_s1, g_s2), log-likelihood and
+    least likely row (below worst's, if given); no sums if stats is ()."""
+    n, n_features = X.shape
+    s2_size = stats[2].size if stats else 0
+    rows, n_blocks, groups, slots = _buffers.layout(n, n_features, X.itemsize,
+                                                   s2_size + n_components * (n_features + 1) + 3,
+                                                   numba.get_num_threads())
+    scratch = _buffers.scratch(X.dtype, n_features, slots, rows, n_components)
+    if not stats:
+        sums = (np.zeros((0, 1)), np.zeros((0, 1, 1)), np.zeros((0, 1, 1, 1)))
+        return rows, n_blocks, groups, slots, scratch, sums, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    lowest = np.inf if worst is None else worst[0]  # only rows below the lowest of earlier chunks matter
+    return (rows, n_blocks, groups, slots, scratch, _buffers.group_sums(groups, *stats), np.zeros(groups),
+            np.full(groups, lowest), np.full(groups, -1, dtype=np.int64))
+
+
+def _finish(stats, sums, g_ll, g_low, g_low_row, X, worst):
+    """The groups' sums added to stats in group order, the least likely row into worst (if
+    given); returns the chunk's log-likelihood."""
+    _buffers.add_groups(sums, stats)
+    if worst is not None:
+        _buffers.worst_row(g_low, g_low_row, X, worst)
+    return float(g_ll.sum())
+
+
+def _pass(X, weight, family, resp, e_loc, center, coef, log_norm, m_loc, stats, worst, outputs):
+    """Runs family's fused pass (drivers.family_drivers) over chunk X; stats (s0, s1, s2)
+    are added to, and the return is sum_n w_n log p(x_n) (0 with given responsibilities)."""
+    n_components = log_norm.shape[0] if resp.shape[0] == 0 else resp.shape[1]
+    rows, n_blocks, groups, slots, scratch, sums, g_ll, g_low, g_low_row = _setup(X, n_components, stats, worst)
+    _FUSED[family](X, weight, resp, rows, n_blocks, groups, slots, e_loc, center, coef, log_norm, m_loc, *scratch,
+                   *sums, g_ll, g_low, g_low_row, *outputs)
+    return _finish(stats, sums, g_ll, g_low, g_low_row, X, worst) if stats else 0.0
+
+
 def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst):
-    """See drivers.em_accumulate."""
-    return drivers.em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst,
-                                 numba.get_num_threads())
+    """One fused E-step and M-step accumulation over chunk X (see drivers): adds to s0, s1,
+    s2 and returns sum_n w_n log p(x_n). worst (D + 2,): the least likely row of positive
+    weight so far, [log p(x), row index in this chunk, x...], updated in place if this
+    chunk has a lower one; start it at [inf, -1, ...]."""
+    coef, e_loc, m_loc = _buffers.block_params(family, loc, center, prec)
+    no_rows = (_EMPTY_ROWS[np.dtype(np.float64)], _EMPTY_ROWS[np.dtype(np.int64)], _EMPTY_RESP)
+    return _pass(X, weight, family, _EMPTY_RESP, e_loc, center, coef, log_norm, m_loc, (s0, s1, s2), worst,
+                 no_rows)
 
 
 def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
-    """See drivers.resp_accumulate."""
-    drivers.resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, numba.get_num_threads())
+    """Statistics of chunk X under given responsibilities resp (n, K) float64, around shift
+    (K, D) (full, diag) or center (D,) (tied), added to s0, s1, s2."""
+    dtype = X.dtype
+    n_features = X.shape[1]
+    none2, none3 = np.zeros((0, 0), dtype=dtype), np.zeros((0, 0, 0), dtype=dtype)
+    no_rows = (_EMPTY_ROWS[np.dtype(np.float64)], _EMPTY_ROWS[np.dtype(np.int64)], _EMPTY_RESP)
+    _pass(X, weight, family, resp, none2, center.astype(dtype, copy=False), none3, np.zeros(0, dtype=dtype),
+          shift.reshape(-1, n_features), (s0, s1, s2), None, no_rows)
 
 
 def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):
-    """See drivers.score."""
-    drivers.score(X, family, loc, center, prec, log_norm, log_density, labels, resp, numba.get_num_threads())
+    """Per row of chunk X: log_density (n,) = log p(x), labels (n,) = argmax_k p(k | x), and,
+    when resp has n rows, resp (n, K) = p(k | x). Pass resp of shape (0, K) to skip it."""
+    coef, e_loc, _ = _buffers.block_params(family, loc, center, prec)
+    _pass(X, X[:0, 0].astype(np.float64), family, _EMPTY_RESP, e_loc, center, coef, log_norm, e_loc[:0], (), None,
+          (log_density, labels, resp))
 
 
 def lloyd_accumulate(X, weight, centers, counts, sums, labels):
-    """See kmeans.lloyd_accumulate."""
-    return kmeans.lloyd_accumulate(X, weight, centers, counts, sums, labels, numba.get_num_threads())
+    """Lloyd's step over chunk X (see kmeans): adds counts (K,) += sum w and sums (K, D) +=
+    sum w (x - c_k) over the rows nearest to each centre; writes labels (n,) when it has n
+    rows. Returns the weighted inertia."""
+    n, n_features = X.shape
+    n_clusters = centers.shape[0]
+    rows, n_blocks, groups, slots = _buffers.layout(n, n_features, 8, n_clusters * (n_features + 1) + 1,
+                                                   numba.get_num_threads())  # its scratch is float64
+    xT = _buffers.aligned_empty(slots, n_features, rows, np.float64)
+    vec = _buffers.aligned_empty(slots, 3, rows, np.float64)
+    best = np.empty((slots, rows), dtype=np.int64)
+    g_counts, g_sums, g_inertia = np.zeros((groups, *counts.shape)), np.zeros((groups, *sums.shape)), np.zeros(groups)
+    kmeans.lloyd_accumulate(X, weight, centers, rows, n_blocks, groups, slots, xT, vec, best, g_counts, g_sums,
+                            g_inertia, labels)
+    _buffers.add_groups((g_counts, g_sums), (counts, sums))
+    return float(g_inertia.sum())
 
 
 def em_accumulate_missing(X, weight, family, loc, center, prec, log_norm, marginal, s0, s1, s2, worst):
@@ -56,11 +127,16 @@ def em_accumulate_missing(X, weight, family, loc, center, prec, log_norm, margin
     lam, means, shift, log_w, var, h2 = marginal
     threads = numba.get_num_threads()
     if family == DIAG:
-        return missing.em_diag(X, weight, loc, prec, log_norm, var, h2, s0, s1, s2, worst, threads)
+        rows, n_blocks, groups, slots, scratch, sums, g_ll, g_low, g_low_row = _setup(X, loc.shape[0], (s0, s1, s2),
+                                                                                     worst)
+        missing.em_diag(X, weight, rows, n_blocks, groups, slots, loc, prec, log_norm, var, h2, *scratch, *sums, g_ll,
+                        g_low, g_low_row)
+        return _finish((s0, s1, s2), sums, g_ll, g_low, g_low_row, X, worst)
     order, starts, first = missing.patterns(X)
     if starts.shape[0] == 2 and not np.isnan(X[first[0]]).any():
-        return drivers.em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst, threads)
-    return missing.em_patterns(X, weight, family, loc, center, prec, log_norm, lam, means, shift, log_w, order,
+        return em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst)
+    kernel = _buffers.block_params(family, loc, center, prec)
+    return missing.em_patterns(X, weight, family, loc, center, prec, log_norm, kernel, lam, means, shift, log_w, order,
                                starts, first, s0, s1, s2, worst, threads)
 
 
@@ -69,11 +145,14 @@ def score_missing(X, family, loc, center, prec, log_norm, marginal, log_density,
     lam, means, _shift, log_w, _var, h2 = marginal
     threads = numba.get_num_threads()
     if family == DIAG:
-        missing.score_diag(X, loc, prec, log_norm, h2, log_density, labels, resp, threads)
+        rows, n_blocks, groups, slots, scratch, *_ = _setup(X, loc.shape[0], (), None)
+        missing.score_diag(X, rows, n_blocks, groups, slots, loc, prec, log_norm, h2, *scratch, log_density, labels,
+                           resp)
         return
     order, starts, first = missing.patterns(X)
     if starts.shape[0] == 2 and not np.isnan(X[first[0]]).any():
-        drivers.score(X, family, loc, center, prec, log_norm, log_density, labels, resp, threads)
+        score(X, family, loc, center, prec, log_norm, log_density, labels, resp)
         return
-    missing.score_patterns(X, family, loc, center, prec, log_norm, lam, means, log_w, order, starts, first,
+    kernel = _buffers.block_params(family, loc, center, prec)
+    missing.score_patterns(X, family, loc, center, prec, log_norm, kernel, lam, means, log_w, order, starts, first,
                            log_density, labels, resp, threads)

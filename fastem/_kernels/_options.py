@@ -32,7 +32,7 @@ GROUP_BUDGET = 16 * 2**20  # bytes of per-group sums at most: allocated (zeroed)
 def block_rows(n_features, itemsize):
     """Rows per block: 16384 / n_features, at most 256 for float64 scratch and 512 for
     float32 (a multiple of 16, so that the rows of aligned scratch, see
-    drivers.aligned_empty, stay aligned). The caps keep a block of 16 features within
+    _buffers.aligned_empty, stay aligned). The caps keep a block of 16 features within
     32 KiB, which an L1 cache of 48 KiB can hold while each component's pass reads the
     block again (512 float64 rows are 64 KiB). One thread, 1e6 x 16,
     K=16, 512 -> 256 float64 rows: tied 91.6 -> 77.7 ms, full 254.1 -> 242.7, diag

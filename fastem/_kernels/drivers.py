@@ -1,10 +1,17 @@
-"""Parallel drivers: row groups, each running the block functions over its own blocks
-into its own slot of a (n_groups, ...) buffer, then a serial reduction in group order;
-a ``prange`` over scratch slots (one per thread, see _options.n_slots) runs the groups.
-The partition depends on the data shape only, so the result is bitwise the same for any
+"""The fused pass: row groups, each running the block functions over its own blocks into
+its own slot of a (n_groups, ...) buffer, which the caller adds in group order; a
+``prange`` over scratch slots (one per thread, see _options.n_slots) runs the groups. The
+partition depends on the data shape only, so the result is bitwise the same for any
 thread count.
 
-Arguments shared by the drivers (parameters in X's precision, statistics float64):
+The driver holds its parallel loop and nothing else: the partition, the scratch and the
+group sums come from the caller (_buffers, called by the package's wrappers). Numba
+compiles every jitted function a driver calls on its own, then links, optimises and
+code-generates it again inside the driver, so what the driver does not call costs
+nothing; and each family gets a driver of its own (family_drivers), so that a fit
+compiles one family's block functions.
+
+Arguments shared by the block functions (parameters in X's precision, statistics float64):
     X        (n, D) float32 or float64, C-contiguous: the chunk
     weight   (n,) float64 sample weights, or (0,) for unit weights
     family   FULL, TIED or DIAG (see _options)
@@ -15,35 +22,17 @@ Arguments shared by the drivers (parameters in X's precision, statistics float64
     prec     (K, D, D) full, (1, D, D) tied, (K, 1, D) diag: precision Cholesky factors
     log_norm (K,) log weight_k + log det P_k - D log(2 pi) / 2
 Statistics (outputs, added to): s0 (K,), s1 (K, D), s2 shaped like prec.
-    threads  Numba's thread count for the call (the package's wrappers pass it)
 """
 
 import numpy as np
 from numba import njit, prange
 
 from ._exp import exp_shifted, log_positive
-from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
+from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, wide_vectors
 from ._tile import prefetch_line, transpose8
 from .diag import diag_accumulate, diag_log_prob
-from .full import full_accumulate, full_log_prob, locations, padded_upper
+from .full import full_accumulate, full_log_prob
 from .tied import center_block, tied_accumulate, tied_log_prob
-
-
-@njit(**JIT)
-def block_params(family, loc, center, prec):
-    """The parameters as the block functions take them: (factors, E-step locations,
-    M-step shifts). Full: the blocks are centred on c as tied's are; the factors padded
-    (full.padded_upper), the log-densities' locations from full.locations, and the moments
-    taken around mu_k - c (in X's precision, as the engine's Stats.shift records). Tied and
-    diag: (prec, loc, loc)."""
-    if family != FULL:
-        return prec, loc, loc
-    shift = np.empty_like(loc)
-    for k in range(loc.shape[0]):
-        for d in range(loc.shape[1]):
-            shift[k, d] = loc[k, d] - center[d]
-    coef = padded_upper(prec)
-    return coef, locations(shift, coef), shift
 
 
 @njit(**JIT)
@@ -73,7 +62,7 @@ def load_block(X, weight, r0, nb, xT, wb):
 @njit(**JIT)
 def log_prob_block(family, xT, nb, loc, center, prec, log_norm, work, scratch, logp):
     """Weighted log-densities logp (K, B) of a loaded block, which full and tied centre in
-    place; loc and prec from block_params; work (D, B) and scratch (5, B) are scratch."""
+    place; loc and prec from _buffers.block_params; work (D, B) and scratch (5, B) are scratch."""
     if family != DIAG:
         center_block(xT, nb, center)
     if family == FULL:
@@ -126,7 +115,7 @@ def normalize_block(logp, nb, top, total, X, r_next):
 @njit(**JIT)
 def accumulate_block(family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
     """Adds the block's statistics under final weights resp (K, B), for full around the
-    shifts from block_params; wb (B,) and scratch (4, B) are scratch here."""
+    shifts from _buffers.block_params; wb (B,) and scratch (4, B) are scratch here."""
     if family == FULL:
         full_accumulate(xT, nb, loc, resp, scratch, s0, s1, s2)
     elif family == TIED:
@@ -135,183 +124,110 @@ def accumulate_block(family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
         diag_accumulate(xT, nb, loc, resp, s0, s1, s2)
 
 
-@njit(**JIT)
-def zeros(shape):
-    """np.zeros(shape) in float64, outside the parallel drivers: there every array
-    expression (np.zeros, s += g_s[g]) becomes a parallel region of its own, and the
-    launches of ~200 such regions per call (the zeroing and the group-order reduction)
-    cost 0.4-0.7 ms a call: a pass over 16 MiB chunks ran 15-30% slower than one call."""
-    return np.zeros(shape)
+def family_drivers(family):
+    """The drivers of one covariance family, ``(fused_pass,)``: a closure over ``family``, a
+    constant to Numba, which prunes the other families' branches before typing, so that a
+    fit compiles one family's block functions. (Branches in a called function are not
+    pruned, even with the family passed as a literal: so the driver holds log_prob_block's
+    and accumulate_block's branches itself.) A closure over an int is cached on disk like a
+    module function, once per family."""
 
+    @njit(**PARALLEL_JIT)
+    def fused_pass(X, weight, resp, rows, n_blocks, groups, slots, e_loc, center, coef, log_norm, m_loc, xT, work,
+                   logp, vec, g_s0, g_s1, g_s2, g_ll, g_low, g_low_row, log_density, labels, resp_out):
+        """One pass over a chunk: the E-step (or given responsibilities), then the chosen
+        outputs, each computed only when its array has rows.
 
-@njit(**JIT)
-def add_groups(g_s, s):
-    """s += g_s[0] + g_s[1] + ..., in group order (serially: see zeros)."""
-    for g in range(g_s.shape[0]):
-        s += g_s[g]
-
-
-@njit(**JIT)
-def _layout(X, n_components, s2_size):
-    n, n_features = X.shape
-    rows = block_rows(n_features, X.itemsize)
-    n_blocks = (n + rows - 1) // rows
-    per_group = 8 * (s2_size + n_components * (n_features + 1) + 3)  # the group's sums (scratch is per slot)
-    return rows, n_blocks, n_groups(n_blocks, per_group)
-
-
-@njit(**JIT)
-def aligned_empty(slots, m, rows, dtype):
-    """np.empty((slots, m, rows), dtype) starting on a 64-byte boundary, so that with rows a
-    multiple of 16 every row is too: a 512-bit load that straddles two cache lines costs
-    two (a register-tiled product ran at 21 G multiply-adds/s on rows 32 bytes off, 36 on
-    aligned ones; Numba's own arrays are aligned to 32 bytes)."""
-    size = slots * m * rows
-    buf = np.empty(size + 64, dtype=dtype)
-    skip = (-buf.ctypes.data % 64) // buf.itemsize
-    return buf[skip:skip + size].reshape((slots, m, rows))
-
-
-@njit(**JIT)
-def _scratch(X, slots, rows, n_components):
-    """Per-slot scratch in X's precision (blocks compute in the data's precision): xT and
-    work (slots, D, rows), per-component rows (slots, K, rows), and six vectors (slots, 6,
-    rows): 0 sample weights; 1-5 log_prob_block's scratch, then 2, 3 top and total and 1
-    the rows' factor from exp(logp - top) to w r, then 2-5 accumulate_block's."""
-    n_features = X.shape[1]
-    xT = aligned_empty(slots, n_features, rows, X.dtype)
-    work = aligned_empty(slots, n_features, rows, X.dtype)
-    per_component = aligned_empty(slots, n_components, rows, X.dtype)
-    vec = aligned_empty(slots, 6, rows, X.dtype)
-    return xT, work, per_component, vec
-
-
-@njit(**PARALLEL_JIT)
-def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst, threads):
-    """One fused E-step and M-step accumulation over a chunk. Returns sum_n w_n log p(x_n).
-
-    worst (D + 2,): the most poorly explained row so far, updated in place if this chunk
-    has a lower log-density among rows of positive weight: [log p(x), row index in this
-    chunk, x...]. Start it at [inf, -1, ...]."""
-    n, n_features = X.shape
-    n_components = loc.shape[0]
-    rows, n_blocks, groups = _layout(X, n_components, s2.size)
-    g_s0, g_s1, g_s2 = zeros((groups, *s0.shape)), zeros((groups, *s1.shape)), zeros((groups, *s2.shape))
-    g_ll = zeros((groups,))
-    g_low = np.full(groups, worst[0])  # only rows below the lowest of earlier chunks matter
-    g_low_row = np.full(groups, -1, dtype=np.int64)
-    slots = n_slots(groups, threads)
-    xT, work, logp, vec = _scratch(X, slots, rows, n_components)
-    coef, e_loc, m_loc = block_params(family, loc, center, prec)
-    for s in prange(slots):
-        wide_vectors()
-        for g in range(s * groups // slots, (s + 1) * groups // slots):
-            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-                r0 = blk * rows
-                nb = min(rows, n - r0)
-                wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
-                load_block(X, weight, r0, nb, xT[s], wb)
-                log_prob_block(family, xT[s], nb, e_loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
-                normalize_block(logp[s], nb, top, total, X, r0 + rows)
-                ll = 0.0
-                lowest = g_low[g]
-                below = 0  # rows of positive weight below the group's lowest log-density so far
-                for b in range(nb):  # branch-free: vectorises
-                    density = float(top[b]) + log_positive(total[b])
-                    ll += wb[b] * density
-                    below += (density < lowest) & (wb[b] > 0.0)
-                    factor[b] = wb[b] / total[b]  # turns exp(logp - top) into w r
-                if below > 0:  # which row
-                    for b in range(nb):
-                        density = float(top[b]) + log_positive(total[b])
-                        if density < g_low[g] and wb[b] > 0.0:
-                            g_low[g] = density
-                            g_low_row[g] = r0 + b
-                g_ll[g] += ll
-                for k in range(n_components):
-                    for b in range(nb):
-                        logp[s, k, b] *= factor[b]
-                accumulate_block(family, xT[s], nb, m_loc, logp[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
-    add_groups(g_s0, s0)
-    add_groups(g_s1, s1)
-    add_groups(g_s2, s2)
-    total = 0.0
-    for g in range(groups):
-        total += g_ll[g]
-        if g_low[g] < worst[0]:
-            worst[0] = g_low[g]
-            worst[1] = g_low_row[g]
-            for d in range(n_features):
-                worst[2 + d] = X[g_low_row[g], d]
-    return total
-
-
-@njit(**PARALLEL_JIT)
-def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2, threads):
-    """Statistics of a chunk under given responsibilities resp (n, K), around shift (K, D)
-    (full, diag) or center (D,) (tied)."""
-    n, _n_features = X.shape
-    n_components = resp.shape[1]
-    rows, n_blocks, groups = _layout(X, n_components, s2.size)
-    g_s0, g_s1, g_s2 = zeros((groups, *s0.shape)), zeros((groups, *s1.shape)), zeros((groups, *s2.shape))
-    slots = n_slots(groups, threads)
-    xT, _, r, vec = _scratch(X, slots, rows, n_components)
-    for s in prange(slots):
-        wide_vectors()
-        for g in range(s * groups // slots, (s + 1) * groups // slots):
-            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-                r0 = blk * rows
-                nb = min(rows, n - r0)
-                wb = vec[s, 0]
-                load_block(X, weight, r0, nb, xT[s], wb)
-                if family == TIED:
-                    center_block(xT[s], nb, center)
-                for k in range(n_components):
-                    for b in range(nb):
-                        r[s, k, b] = wb[b] * resp[r0 + b, k]
-                accumulate_block(family, xT[s], nb, shift, r[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
-    add_groups(g_s0, s0)
-    add_groups(g_s1, s1)
-    add_groups(g_s2, s2)
-
-
-@njit(**PARALLEL_JIT)
-def score(X, family, loc, center, prec, log_norm, log_density, labels, resp, threads):
-    """Per row: log_density (n,) = log p(x), labels (n,) = argmax_k p(k | x), and, when
-    resp has n rows, resp (n, K) = p(k | x). Pass resp of shape (0, K) to skip it."""
-    n = X.shape[0]
-    n_components = loc.shape[0]
-    rows, n_blocks, groups = _layout(X, n_components, 0)
-    want_resp = resp.shape[0] == n
-    slots = n_slots(groups, threads)
-    xT, work, logp, vec = _scratch(X, slots, rows, n_components)
-    coef, e_loc, _ = block_params(family, loc, center, prec)
-    for s in prange(slots):
-        wide_vectors()
-        for g in range(s * groups // slots, (s + 1) * groups // slots):
-            for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
-                r0 = blk * rows
-                nb = min(rows, n - r0)
-                top, total = vec[s, 2], vec[s, 3]
-                load_block(X, X[:0, 0], r0, nb, xT[s], vec[s, 0])
-                log_prob_block(family, xT[s], nb, e_loc, center, coef, log_norm, work[s], vec[s, 1:6], logp[s])
-                normalize_block(logp[s], nb, top, total, X, r0 + rows)
-                for b in range(nb):
-                    best = 0
-                    for k in range(1, n_components):
-                        if logp[s, k, b] > logp[s, best, b]:
-                            best = k
-                    labels[r0 + b] = best
-                for b in range(nb):
-                    log_density[r0 + b] = float(top[b]) + log_positive(total[b])
-                if want_resp:
-                    for b in range(nb):
-                        row_total = 0.0  # in float64, so that rows sum to one to float64 precision
+        resp     (n, K) float64 given responsibilities: no E-step; (0, K) computes them
+        rows, n_blocks, groups, slots: the partition (_buffers.layout)
+        e_loc, coef: the E-step's locations and factors, m_loc: the M-step's shifts
+                 (_buffers.block_params; unused with given responsibilities)
+        xT, work (slots, D, rows), logp (slots, K, rows), vec (slots, 6, rows): scratch
+                 in X's precision (_buffers.scratch)
+        g_s0 (G, K), g_s1 (G, K, D), g_s2 (G, ...) float64: each group's statistics,
+                 added to (G = 0 rows: no statistics)
+        g_ll (G,): each group's sum_n w_n log p(x_n); g_low (G,), g_low_row (G,): each
+                 group's least likely row of positive weight below g_low's start
+        log_density (n,), labels (n,), resp_out (n, K): per-row log p(x), argmax_k and
+                 p(k | x), each written when it has n rows
+        """
+        n = X.shape[0]
+        n_components = logp.shape[1]
+        given = resp.shape[0] > 0
+        want_stats = g_s0.shape[0] > 0
+        want_density = log_density.shape[0] == n
+        want_labels = labels.shape[0] == n
+        want_resp = resp_out.shape[0] == n
+        for s in prange(slots):
+            wide_vectors()
+            for g in range(s * groups // slots, (s + 1) * groups // slots):
+                for blk in range(g * n_blocks // groups, (g + 1) * n_blocks // groups):
+                    r0 = blk * rows
+                    nb = min(rows, n - r0)
+                    wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
+                    load_block(X, weight, r0, nb, xT[s], wb)
+                    if given:  # the statistics under resp: tied's moments are around c
+                        if family == TIED:
+                            center_block(xT[s], nb, center)
                         for k in range(n_components):
-                            row_total += logp[s, k, b]
-                        inverse = 1.0 / row_total
+                            for b in range(nb):
+                                logp[s, k, b] = wb[b] * resp[r0 + b, k]
+                    else:
+                        if family != DIAG:  # log_prob_block's branches, written here for the pruning
+                            center_block(xT[s], nb, center)
+                        if family == FULL:
+                            full_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1:6], logp[s])
+                        elif family == TIED:
+                            tied_log_prob(xT[s], nb, e_loc, coef, log_norm, work[s], vec[s, 1], logp[s])
+                        else:
+                            diag_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1], logp[s])
+                        normalize_block(logp[s], nb, top, total, X, r0 + rows)
+                        if want_labels:
+                            for b in range(nb):
+                                best = 0
+                                for k in range(1, n_components):
+                                    if logp[s, k, b] > logp[s, best, b]:
+                                        best = k
+                                labels[r0 + b] = best
+                        if want_density:
+                            for b in range(nb):
+                                log_density[r0 + b] = float(top[b]) + log_positive(total[b])
+                        if want_resp:
+                            for b in range(nb):
+                                row_total = 0.0  # in float64, so that rows sum to one to float64 precision
+                                for k in range(n_components):
+                                    row_total += logp[s, k, b]
+                                inverse = 1.0 / row_total
+                                for k in range(n_components):
+                                    resp_out[r0 + b, k] = logp[s, k, b] * inverse
+                        if not want_stats:
+                            continue
+                        ll = 0.0
+                        lowest = g_low[g]
+                        below = 0  # rows of positive weight below the group's lowest log-density so far
+                        for b in range(nb):  # branch-free: vectorises
+                            density = float(top[b]) + log_positive(total[b])
+                            ll += wb[b] * density
+                            below += (density < lowest) & (wb[b] > 0.0)
+                            factor[b] = wb[b] / total[b]  # turns exp(logp - top) into w r
+                        if below > 0:  # which row
+                            for b in range(nb):
+                                density = float(top[b]) + log_positive(total[b])
+                                if density < g_low[g] and wb[b] > 0.0:
+                                    g_low[g] = density
+                                    g_low_row[g] = r0 + b
+                        g_ll[g] += ll
                         for k in range(n_components):
-                            resp[r0 + b, k] = logp[s, k, b] * inverse
+                            for b in range(nb):
+                                logp[s, k, b] *= factor[b]
+                    if family == FULL:  # accumulate_block's
+                        full_accumulate(xT[s], nb, m_loc, logp[s], vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
+                    elif family == TIED:
+                        tied_accumulate(xT[s], nb, logp[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
+                    else:
+                        diag_accumulate(xT[s], nb, m_loc, logp[s], g_s0[g], g_s1[g], g_s2[g])
+
+    return (fused_pass,)
 
 
 @njit(**JIT)

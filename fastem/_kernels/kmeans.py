@@ -4,8 +4,8 @@ assigns each row to its nearest centre and adds the shifted sums of each cluster
 import numpy as np
 from numba import njit, prange
 
-from ._options import JIT, PARALLEL_JIT, block_rows, n_groups, n_slots, wide_vectors
-from .drivers import add_groups, aligned_empty, load_block, zeros
+from ._options import JIT, PARALLEL_JIT, wide_vectors
+from .drivers import load_block
 
 
 @njit(**JIT)
@@ -31,19 +31,13 @@ def nearest_block(xT, nb, centers, dist, best, best_dist):
 
 
 @njit(**PARALLEL_JIT)
-def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
-    """Adds counts[k] += sum w and sums[k] += sum w (x - c_k) over the rows nearest to
-    centre k; writes labels (n,) when it has n rows. Returns the weighted inertia."""
+def lloyd_accumulate(X, weight, centers, rows, n_blocks, groups, slots, xT, vec, best, g_counts, g_sums, g_inertia,
+                     labels):
+    """Adds g_counts[g, k] += sum w and g_sums[g, k] += sum w (x - c_k) over group g's rows
+    nearest to centre k, and g_inertia[g] += their weighted squared distances; writes labels
+    (n,) when it has n rows. Partition and scratch as the EM drivers' (_buffers), the
+    scratch float64: xT (slots, D, rows), vec (slots, 3, rows), best (slots, rows) int64."""
     n, n_features = X.shape
-    n_clusters = centers.shape[0]
-    rows = block_rows(n_features, 8)  # its scratch is float64
-    n_blocks = (n + rows - 1) // rows
-    groups = n_groups(n_blocks, 8 * (n_clusters * (n_features + 1) + 1))
-    g_counts, g_sums, g_inertia = zeros((groups, *counts.shape)), zeros((groups, *sums.shape)), zeros((groups,))
-    slots = n_slots(groups, threads)
-    xT = aligned_empty(slots, n_features, rows, np.float64)
-    vec = aligned_empty(slots, 3, rows, np.float64)
-    best = np.empty((slots, rows), dtype=np.int64)
     want_labels = labels.shape[0] == n
     for s in prange(slots):
         wide_vectors()
@@ -65,9 +59,3 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels, threads):
                     if want_labels:
                         labels[r0 + b] = k
                 g_inertia[g] += inertia
-    add_groups(g_counts, counts)
-    add_groups(g_sums, sums)
-    total = 0.0
-    for g in range(groups):
-        total += g_inertia[g]
-    return total

@@ -32,7 +32,7 @@ from numba import njit, prange
 from ._exp import log_positive
 from ._options import FULL, JIT, PARALLEL_JIT, TIED, block_rows, n_groups, n_slots, wide_vectors
 from .diag import diag_accumulate, diag_log_prob
-from .drivers import _layout, _scratch, add_groups, block_params, load_block, normalize_block, zeros
+from .drivers import load_block, normalize_block
 from .full import full_accumulate, full_log_prob, locations
 from .tied import center_block, tied_accumulate, tied_log_prob
 
@@ -458,19 +458,42 @@ def marginal_params(family, m, r, observed, missing, lam, means, shift, log_w, l
 
 
 # ------------------------------------------------------------------------ the drivers
+@njit(**JIT)
+def add_groups(g_s, s):
+    """s += g_s[0] + g_s[1] + ..., in group order (serially: see zeros)."""
+    for g in range(g_s.shape[0]):
+        s += g_s[g]
+
+
+@njit(**JIT)
+def aligned_empty(slots, m, rows, dtype):
+    """_buffers.aligned_empty inside the pattern drivers, which size their scratch in jitted
+    code (Numba's own arrays are aligned to 32 bytes only)."""
+    size = slots * m * rows
+    buf = np.empty(size + 64, dtype=dtype)
+    skip = (-buf.ctypes.data % 64) // buf.itemsize
+    return buf[skip:skip + size].reshape((slots, m, rows))
+
+
+@njit(**JIT)
+def _scratch(X, slots, rows, n_components):
+    """_buffers.scratch in X's precision, inside the pattern drivers."""
+    n_features = X.shape[1]
+    xT = aligned_empty(slots, n_features, rows, X.dtype)
+    work = aligned_empty(slots, n_features, rows, X.dtype)
+    per_component = aligned_empty(slots, n_components, rows, X.dtype)
+    vec = aligned_empty(slots, 6, rows, X.dtype)
+    return xT, work, per_component, vec
+
+
 @njit(**PARALLEL_JIT)
-def em_diag(X, weight, loc, prec, log_norm, var, h2, s0, s1, s2, worst, threads):
-    """drivers.em_accumulate for diagonal families (DIAG) over a chunk whose NaN entries
-    are missing; blocks without NaN compute exactly as em_accumulate's."""
+def em_diag(X, weight, rows, n_blocks, groups, slots, loc, prec, log_norm, var, h2, xT, obs, logp, vec, g_s0, g_s1,
+            g_s2, g_ll, g_low, g_low_row):
+    """The fused pass's statistics (drivers.family_drivers) for diagonal families (DIAG)
+    over a chunk whose NaN entries are missing, with the same partition, scratch (obs in
+    place of work) and group sums; blocks without NaN compute exactly as the fused pass's."""
     n = X.shape[0]
     n_components = loc.shape[0]
-    rows, n_blocks, groups = _layout(X, n_components, s2.size)
-    g_s0, g_s1, g_s2 = zeros((groups, *s0.shape)), zeros((groups, *s1.shape)), zeros((groups, *s2.shape))
-    g_ll = zeros((groups,))
-    g_low = np.full(groups, worst[0])
-    g_low_row = np.full(groups, -1, dtype=np.int64)
-    slots = n_slots(groups, threads)
-    xT, obs, logp, vec = _scratch(X, slots, rows, n_components)
     for s in prange(slots):
         wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
@@ -506,10 +529,6 @@ def em_diag(X, weight, loc, prec, log_norm, var, h2, s0, s1, s2, worst, threads)
                     diag_accumulate(xT[s], nb, loc, logp[s], g_s0[g], g_s1[g], g_s2[g])
                 else:
                     diag_accumulate_masked(xT[s], obs[s], nb, loc, var, logp[s], g_s0[g], g_s1[g], g_s2[g])
-    add_groups(g_s0, s0)
-    add_groups(g_s1, s1)
-    add_groups(g_s2, s2)
-    return _finish(g_ll, g_low, g_low_row, X, worst)
 
 
 @njit(**JIT)
@@ -573,15 +592,15 @@ def _piece_log_prob(family, X, weight, order, a, nb, observed, m, xT, work, vec,
 
 
 @njit(**PARALLEL_JIT)
-def em_patterns(X, weight, family, loc, center, prec, log_norm, lam, means, shift, log_w, order, starts, first, s0,
-                s1, s2, worst, threads):
+def em_patterns(X, weight, family, loc, center, prec, log_norm, kernel, lam, means, shift, log_w, order, starts, first,
+                s0, s1, s2, worst, threads):
     """drivers.em_accumulate for FULL and TIED over a chunk whose NaN entries are missing,
     its rows grouped by pattern (order, starts, first from ``patterns``). Returns sum_n
     w_n log p(x_n, observed); worst's row may hold NaN. Everything but the prange is in
     serial functions (_em_setup): each array expression of a parallel function becomes a
     parallel region of its own, compiled apart."""
-    rows, piece, group_first, slots, sums, xT, work, logp, vec, kernel, scratch, local = _em_setup(
-        X, family, loc, center, prec, starts, s2, worst, threads)
+    rows, piece, group_first, slots, sums, xT, work, logp, vec, scratch, local = _em_setup(X, family, loc, starts, s2,
+                                                                                           worst, threads)
     g_s0, g_s1, g_s2, g_ll, g_low, g_low_row = sums
     groups = group_first.shape[0] - 1
     half_log_det = half_log_dets(lam)
@@ -595,7 +614,7 @@ def em_patterns(X, weight, family, loc, center, prec, log_norm, lam, means, shif
 
 
 @njit(**JIT)
-def _em_setup(X, family, loc, center, prec, starts, s2, worst, threads):
+def _em_setup(X, family, loc, starts, s2, worst, threads):
     """em_patterns' pieces, groups, slots, per-group sums and scratch."""
     n, n_features = X.shape
     n_components = loc.shape[0]
@@ -607,11 +626,10 @@ def _em_setup(X, family, loc, center, prec, starts, s2, worst, threads):
             np.full(groups, -1, dtype=np.int64))
     slots = n_slots(groups, threads)
     xT, work, logp, vec = _scratch(X, slots, rows, n_components)
-    kernel = block_params(family, loc, center, prec)
     scratch = _pattern_scratch(slots, n_components, n_features, family, loc)
     local = (np.zeros((slots, n_components)), np.zeros((slots, n_components, n_features)),
              np.zeros((slots, s2.shape[0], n_features, n_features)), np.zeros((slots, 2, n_features, n_features)))
-    return rows, piece, group_first, slots, sums, xT, work, logp, vec, kernel, scratch, local
+    return rows, piece, group_first, slots, sums, xT, work, logp, vec, scratch, local
 
 
 @njit(**JIT)
@@ -785,13 +803,11 @@ def _em_group(family, X, weight, order, first, piece, i0, i1, s, rows, loc, cent
 
 
 @njit(**PARALLEL_JIT)
-def score_diag(X, loc, prec, log_norm, h2, log_density, labels, resp, threads):
-    """drivers.score for DIAG over a chunk whose NaN entries are missing."""
+def score_diag(X, rows, n_blocks, groups, slots, loc, prec, log_norm, h2, xT, obs, logp, vec, log_density, labels,
+               resp):
+    """The fused pass's per-row outputs for DIAG over a chunk whose NaN entries are
+    missing (partition and scratch as em_diag's)."""
     n = X.shape[0]
-    n_components = loc.shape[0]
-    rows, n_blocks, groups = _layout(X, n_components, 0)
-    slots = n_slots(groups, threads)
-    xT, obs, logp, vec = _scratch(X, slots, rows, n_components)
     for s in prange(slots):
         wide_vectors()
         for g in range(s * groups // slots, (s + 1) * groups // slots):
@@ -828,8 +844,8 @@ def _row_results(logp, b, top, total, row, log_density, labels, resp):
 
 
 @njit(**PARALLEL_JIT)
-def score_patterns(X, family, loc, center, prec, log_norm, lam, means, log_w, order, starts, first, log_density,
-                   labels, resp, threads):
+def score_patterns(X, family, loc, center, prec, log_norm, kernel, lam, means, log_w, order, starts, first,
+                   log_density, labels, resp, threads):
     """drivers.score for FULL and TIED over a chunk whose NaN entries are missing, its
     rows grouped by pattern (see em_patterns)."""
     n, n_features = X.shape
@@ -839,7 +855,6 @@ def score_patterns(X, family, loc, center, prec, log_norm, lam, means, log_w, or
     groups = group_first.shape[0] - 1
     slots = n_slots(groups, threads)
     xT, work, logp, vec = _scratch(X, slots, rows, n_components)
-    kernel = block_params(family, loc, center, prec)
     scratch = _pattern_scratch(slots, n_components, n_features, family, loc)
     for slot in prange(slots):
         s = np.int64(slot)
