@@ -1,10 +1,11 @@
-"""The fastem command: fit, predict, score, sample, info, select and demo.
+"""The fastem command: fit, predict, score, sample, info, select, compile and demo.
 
 ``fastem fit`` fits a GaussianMixture, or with ``--bayesian`` a BayesianGaussianMixture
 (variational; ``--weight-concentration-prior-type`` and ``--weight-concentration-prior``
 set its prior on the weights, and -k is an upper bound: components the data does not
 need are left with ~0 weight). predict, score, sample and info take either kind of model
-file; select fits GaussianMixture only (it compares K by BIC or AIC).
+file; select fits GaussianMixture only (it compares K by BIC or AIC). compile fills Numba's
+on-disk cache with the kernels fits use, ahead of a first fit (fastem.compile_kernels).
 
 User errors (a missing file, a bad option, bad data) print one line to stderr and
 exit with status 1 (2 for a malformed command line, such as an option the command does
@@ -371,6 +372,22 @@ def cmd_sample(args) -> None:
     _say(args, f"wrote {X.shape[0]:,} rows x {X.shape[1]} features to {target}")
 
 
+def cmd_compile(args) -> None:
+    from ._warmup import compile_kernels
+
+    cache = os.environ.get("NUMBA_CACHE_DIR")
+    where = f"NUMBA_CACHE_DIR={cache}" if cache else "Numba's cache beside the installed package"
+    if not args.quiet:
+        print(f"fastem: compiling into {where}", file=sys.stderr)
+
+    def report(covariance_type, dtype, missing, seconds):
+        if not args.quiet:
+            what = f"{covariance_type} {dtype}" + (" with missing values" if missing else "")
+            print(f"fastem: {what}: {seconds:.1f} s", file=sys.stderr)
+
+    compile_kernels(args.covariance, args.dtype, args.missing, report)
+
+
 def cmd_info(args) -> None:
     gm = _load(args.model)
     k, d = gm.means_.shape
@@ -610,6 +627,15 @@ def parser() -> argparse.ArgumentParser:
     _add_common_options(p, "select")
     p.add_argument("-o", "--output", help="write the best model here (.npz; its folder must exist)")
     p.set_defaults(run=cmd_select, check=_check_fit_options, parser=p)
+
+    p = command("compile", "compile the kernels fits use into Numba's on-disk cache, ahead of a first fit")
+    p.add_argument("--covariance", nargs="+", choices=COVARIANCE_TYPES, default=list(COVARIANCE_TYPES),
+                   help="covariance types to compile for (default: all four)")
+    p.add_argument("--dtype", nargs="+", choices=("float64", "float32"), default=["float64"],
+                   help="data types to compile for (default float64)")
+    p.add_argument("--missing", action="store_true", help="also the kernels of --missing marginalize")
+    _add_common_options(p, "compile")
+    p.set_defaults(run=cmd_compile)
 
     p = command("demo", "fit a built-in dataset of a known mixture and compare with scikit-learn")
     p.add_argument("--rows", type=_positive, default=3_000_000, help="rows of the built-in dataset (default 3,000,000)")

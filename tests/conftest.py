@@ -3,6 +3,10 @@ import os
 # scikit-learn's check_array_api_input runs (instead of skipping) only when SciPy's
 # array API mode is switched on before SciPy is imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# Child processes (python -m fastem ...) import the fastem this process tests, not a copy in
+# the working directory: else a non-editable install has two copies, each compiling its
+# kernels into a cache of its own (Python 3.11+; earlier ones ignore it).
+os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 import numpy as np
 import pytest
