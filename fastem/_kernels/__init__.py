@@ -32,7 +32,7 @@ __all__ = [
 
 
 _EMPTY_RESP = np.zeros((0, 0))
-_EMPTY_ROWS = {np.dtype(np.float64): np.zeros(0), np.dtype(np.int64): np.zeros(0, dtype=np.int64)}
+_NO_ROWS = (np.zeros(0), np.zeros(0, dtype=np.int64), _EMPTY_RESP)  # no per-row outputs: density, labels, resp
 
 
 def _setup(X, n_components, stats, worst):
@@ -78,9 +78,8 @@ def em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, wo
     weight so far, [log p(x), row index in this chunk, x...], updated in place if this
     chunk has a lower one; start it at [inf, -1, ...]."""
     coef, e_loc, m_loc = _buffers.block_params(family, loc, center, prec)
-    no_rows = (_EMPTY_ROWS[np.dtype(np.float64)], _EMPTY_ROWS[np.dtype(np.int64)], _EMPTY_RESP)
     return _pass(X, weight, family, _EMPTY_RESP, e_loc, center, coef, log_norm, m_loc, (s0, s1, s2), worst,
-                 no_rows)
+                 _NO_ROWS)
 
 
 def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
@@ -89,9 +88,8 @@ def resp_accumulate(X, weight, family, resp, shift, center, s0, s1, s2):
     dtype = X.dtype
     n_features = X.shape[1]
     none2, none3 = np.zeros((0, 0), dtype=dtype), np.zeros((0, 0, 0), dtype=dtype)
-    no_rows = (_EMPTY_ROWS[np.dtype(np.float64)], _EMPTY_ROWS[np.dtype(np.int64)], _EMPTY_RESP)
     _pass(X, weight, family, resp, none2, center.astype(dtype, copy=False), none3, np.zeros(0, dtype=dtype),
-          shift.reshape(-1, n_features), (s0, s1, s2), None, no_rows)
+          shift.reshape(-1, n_features), (s0, s1, s2), None, _NO_ROWS)
 
 
 def score(X, family, loc, center, prec, log_norm, log_density, labels, resp):

@@ -75,8 +75,10 @@ def add_groups(sums, totals):
 def worst_row(g_low, g_low_row, X, worst):
     """The least likely row over the groups, into worst [log p(x), row, x...] if it is
     lower than worst's (the first group's on a tie)."""
-    g = int(np.argmin(g_low)) if g_low.shape[0] else 0
-    if g_low.shape[0] and g_low[g] < worst[0]:
+    if g_low.shape[0] == 0:
+        return
+    g = int(np.argmin(g_low))
+    if g_low[g] < worst[0]:
         worst[0] = g_low[g]
         worst[1] = g_low_row[g]
         worst[2:] = X[g_low_row[g]]
