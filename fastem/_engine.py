@@ -129,8 +129,7 @@ class KernelParams:
         centre; full: the centre plus the means' offsets from it) as rounded to dtype, so
         that the M-step adds the shifted moments to exactly the point they were taken
         around. marginalize: NaN entries of the data are missing values, and marginal
-        holds (precisions (K or 1, D, D) for full and tied, means, shift, log weights,
-        variances (K, 1, D) and 2 log prec - log(2 pi) (K, 1, D) for diag and spherical)."""
+        holds what ``marginal_arrays`` makes of the model."""
         dtype = np.dtype(dtype)
         cov = params.cov
         means = np.asarray(params.means, dtype=np.float64)
@@ -140,15 +139,8 @@ class KernelParams:
             log_weights = np.log(params.weights)
         log_norm = log_weights + log_det - 0.5 * means.shape[1] * LOG_2PI
         shift = np.array(shift, dtype=np.float64)
-        marginal = None
-        if marginalize:
-            none = np.zeros((1, 1, 1))
-            lam = none if cov.family == K.DIAG else np.ascontiguousarray(
-                np.reshape(params.precisions, (-1, *means.shape[1:] * 2)), dtype=np.float64)
-            prec64 = np.asarray(prec, dtype=np.float64)
-            var, h2 = (1.0 / prec64**2, (2.0 * np.log(prec64) - LOG_2PI).astype(dtype)) if cov.family == K.DIAG \
-                else (none, none.astype(dtype))
-            marginal = (lam, means, shift, np.asarray(log_weights, dtype=np.float64), var, h2)
+        marginal = marginal_arrays(cov, params.precisions, means, shift, log_weights, prec, dtype) \
+            if marginalize else None
         return cls(
             cov.name,
             cov.family,
@@ -159,6 +151,22 @@ class KernelParams:
             shift,
             marginal,
         )
+
+
+def marginal_arrays(cov, precisions: np.ndarray, means: np.ndarray, shift: np.ndarray, log_weights: np.ndarray,
+                    prec: np.ndarray, dtype) -> tuple:
+    """KernelParams.marginal: (precisions (K or 1, D, D) float64 for full and tied, means,
+    shift, log_weights (K,) float64, variances (K, 1, D) float64 and 2 log prec - log(2 pi)
+    (K, 1, D) in dtype for diag and spherical). prec is cov.layout's precision factor.
+    log_weights is whatever makes log_weights + log det prec - D/2 log(2 pi) the kernels'
+    log_norm: a row's missing features take their share of that out."""
+    none = np.zeros((1, 1, 1))
+    lam = none if cov.family == K.DIAG else np.ascontiguousarray(
+        np.reshape(precisions, (-1, *means.shape[1:] * 2)), dtype=np.float64)
+    prec64 = np.asarray(prec, dtype=np.float64)
+    var, h2 = (1.0 / prec64**2, (2.0 * np.log(prec64) - LOG_2PI).astype(dtype)) if cov.family == K.DIAG \
+        else (none, none.astype(dtype))
+    return lam, means, shift, np.asarray(log_weights, dtype=np.float64), var, h2
 
 
 def compute_dtype(params: Params, data_dtype: np.dtype) -> np.dtype:
@@ -420,24 +428,26 @@ class LloydSums(Task):
 
 
 class FeatureMeans(Task):
-    """(weighted counts of the observed entries (D,), their weighted sums (D,)) of each
-    feature, NaN entries left out: the observed means, which initialisation fills in."""
+    """(the weight of the observed entries (D,), their weighted sums (D,), the weight of
+    the missing entries (D,)) of each feature, NaN entries left out of the sums: the
+    observed means, which initialisation fills in."""
 
     @staticmethod
     def begin(n_features: int, start: int):
-        return np.zeros(n_features), np.zeros(n_features)
+        return np.zeros(n_features), np.zeros(n_features), np.zeros(n_features)
 
     @staticmethod
     def chunk(acc, X, weight, start, n_features) -> None:
         seen = ~np.isnan(X)
         w = np.ones(X.shape[0]) if weight.size == 0 else weight
-        counts, sums = acc
+        counts, sums, unseen = acc
         counts += w @ seen
         sums += w @ np.where(seen, X, 0.0)
+        unseen += w @ ~seen
 
     @staticmethod
     def add(a, b):
-        return a[0] + b[0], a[1] + b[1]
+        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
 
 class LogLikelihood(Task):

@@ -154,7 +154,7 @@ def initial_params(
     (backend.marginalize), every step sees each of them as its feature's observed mean (one
     more pass finds those)."""
     n_samples = backend.n_samples
-    fill = observed_means(backend) if backend.marginalize else None
+    fill = observed_means(backend)[0] if backend.marginalize else None
     center = fill_missing(backend.head(CENTER_ROWS), fill).mean(axis=0)
     shift = None  # each component's own centre where the method gives one
     if method == "random":
@@ -185,11 +185,11 @@ def initial_params(
     return m_step(stats, covariance_type, reg_covar, eps, weights_over=stats.weight)
 
 
-def observed_means(backend) -> np.ndarray:
-    """One pass: each feature's (weighted) mean over its observed entries; a feature
-    missing in every row is an error."""
-    counts, sums = backend.reduce(FeatureMeans, backend.n_features, "observed means")
+def observed_means(backend) -> tuple[np.ndarray, np.ndarray]:
+    """One pass: (each feature's (weighted) mean over its observed entries (D,), the
+    weight of its missing entries (D,)); a feature missing in every row is an error."""
+    counts, sums, unseen = backend.reduce(FeatureMeans, backend.n_features, "observed means")
     empty = np.flatnonzero(counts <= 0)
     if empty.size:
         raise ValueError(f"{backend.name}: feature {int(empty[0])} is missing (NaN) in every row; drop the column")
-    return sums / counts
+    return sums / counts, unseen

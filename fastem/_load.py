@@ -36,6 +36,7 @@ any violation is a ``ModelFileError`` that says what is wrong:
   constructor parameters, but mean_prior and covariance_prior when the file holds them
   as the arrays param_mean_prior and param_covariance_prior (then they are not in
   "params"; in "params" mean_prior is null and covariance_prior null or a number), and
+  but those of ``LATER_PARAMS``, as above, and
   they must make a valid ``BayesianGaussianMixture`` (its ``_check_params``; random_state
   as above); "attributes" holds those of version 2 and the priors as fitted:
   weight_concentration_prior_ and mean_precision_prior_ (finite floats > 0),
@@ -202,7 +203,7 @@ def _is_bound(value) -> bool:
 
 
 
-LATER_PARAMS = {"missing": "error"}  # GaussianMixture parameters newer than the first files, with their defaults
+LATER_PARAMS = {"missing": "error"}  # parameters newer than the first files, with their defaults
 
 class _Checker:
     """The checks of one file; each failure raises a ModelFileError naming the file."""
@@ -262,6 +263,7 @@ class _Checker:
             if name in params:
                 self.fail(f"the parameter {name!r} is both in the model's 'params' and the array "
                           f"{PARAM_ARRAYS[name]!r}: a file holds one or the other")
+        params = {**LATER_PARAMS, **params}
         self.exact_keys("model's 'params'", params, set(BayesianGaussianMixture().get_params()) - set(given))
         self.random_state(params["random_state"])
         if params.get("mean_prior") is not None:

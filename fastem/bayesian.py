@@ -28,6 +28,24 @@ log sum_k exp(lp_nk), log r_nk = lp_nk - L_n and sum_k r_nk = 1, so
 
 (tied: only the sum over k of M_k, which its summed s2 gives; diag and spherical: the
 diagonal of M_k). Every sum over rows is weighted by the sample weights.
+
+Missing values (``missing="marginalize"``): a row's missing entries x_M join the
+responsibilities in the mean-field factor q(z, x_M), the posterior staying q(pi, mu,
+Lambda). With E[Lambda_k] = nu_k W_k = P_k P_k^T, the optimal q(x_M | z = k) is the
+Gaussian conditional of N(m_k, (nu_k W_k)^-1) given the observed x_O, and integrating it
+out leaves
+
+    log rho_nk = log_norm_k - log det P_k + D/2 log(2 pi) + log N(x_O | m_k[O], (nu_k W_k)^-1[O, O]):
+
+the constants above, with the marginal over the observed features in place of the full
+density. That is what the missing-value kernels compute for GaussianMixture, with
+log_norm_k - log det P_k + D/2 log(2 pi) for log weight_k, and their statistics are the
+expected ones under q(x_M | z). The lower bound gains the entropy of q(x_M | z),
+sum_nk r_nk (|M_n| (1 + log 2 pi) / 2 - log det (nu_k W_k)[M, M] / 2), but the sum above
+needs no new term: from the expected statistics, sum_nk r_nk q_nk counts each missing
+entry once more (tr(Lambda Cov[x_M]) = |M_n|), and the log-densities' |M_n| / 2 log(2 pi)
+and log det terms cancel the entropy's, so the same three terms give sum_nk r_nk log r_nk
+minus the entropy of q(x_M | z).
 """
 
 from __future__ import annotations
@@ -50,9 +68,11 @@ from ._engine import (
     RespStats,
     Stats,
     compute_dtype,
+    fill_missing,
+    marginal_arrays,
     precision_cholesky,
 )
-from ._init import CENTER_ROWS, initial_params
+from ._init import CENTER_ROWS, initial_params, observed_means
 from ._runs import EMSettings, fit_runs
 from ._threads import threads
 from .mixture import _PARAMETERS, InvalidParameterError, _BaseMixture, _is_real
@@ -70,7 +90,7 @@ def _array_like(v) -> bool:
 
 _SHARED = ("n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
            "warm_start", "verbose", "verbose_interval", "learning_decay", "learning_offset", "n_jobs", "chunk_size",
-           "progress", "checkpoint")
+           "progress", "checkpoint", "missing")
 # parameter -> (test, what it must be), in scikit-learn's words for the priors
 _BAYESIAN_PARAMETERS = {
     **{name: _PARAMETERS[name] for name in _SHARED},
@@ -158,19 +178,25 @@ def log_norms(post: Posterior, prior_type: str) -> np.ndarray:
             - 0.5 * n_features * np.log(nu) + 0.5 * (log_lambda - n_features / post.mean_precision))
 
 
-def kernel_params(post: Posterior, prior_type: str, data_dtype) -> tuple[KernelParams, np.ndarray]:
+def kernel_params(post: Posterior, prior_type: str, data_dtype, marginalize: bool = False
+                  ) -> tuple[KernelParams, np.ndarray]:
     """(the KernelParams of the variational E-step in the precision a pass computes in,
-    its log_norm (K,) in float64)."""
+    its log_norm (K,) in float64). marginalize: NaN entries are missing values (module
+    docstring)."""
     cov = covariance(post.covariance_type)
     params = Params(cov.name, np.ones(post.means.shape[0]), post.means, post.covariances, post.precisions_cholesky)
     dtype = compute_dtype(params, data_dtype)
     means = np.asarray(post.means, dtype=np.float64)
     rounded = means.astype(dtype).astype(np.float64)
-    loc, center, shift, prec, _ = cov.layout(means, rounded, post.precisions_cholesky, dtype)
+    loc, center, shift, prec, log_det = cov.layout(means, rounded, post.precisions_cholesky, dtype)
     log_norm = log_norms(post, prior_type)
+    shift = np.array(shift, dtype=np.float64)
+    marginal = marginal_arrays(cov, cov.precisions(post.precisions_cholesky), means, shift,
+                               log_norm - log_det + 0.5 * means.shape[1] * LOG_2PI, prec, dtype) \
+        if marginalize else None
     kp = KernelParams(cov.name, cov.family, np.ascontiguousarray(loc, dtype=dtype),
                       np.ascontiguousarray(center, dtype=dtype), np.ascontiguousarray(prec, dtype=dtype),
-                      np.ascontiguousarray(log_norm, dtype=dtype), np.array(shift, dtype=np.float64))
+                      np.ascontiguousarray(log_norm, dtype=dtype), shift, marginal)
     return kp, log_norm
 
 
@@ -256,7 +282,7 @@ def lower_bound(post: Posterior, priors: Priors, sum_r_log_r: float) -> float:
 
 def e_step(backend, post: Posterior, prior_type: str) -> tuple[Stats, float]:
     """The E-step pass under post: (its Stats, sum_nk r_nk log r_nk)."""
-    kp, log_norm = kernel_params(post, prior_type, backend.dtype)
+    kp, log_norm = kernel_params(post, prior_type, backend.dtype, backend.marginalize)
     stats = backend.reduce(EMStats, kp)
     return stats, float(log_norm @ stats.s0) - 0.5 * weighted_quadratic(stats, post) - stats.loglik
 
@@ -309,20 +335,39 @@ class StochasticState:
         return new, lower_bound(new, priors, sum_r_log_r * size / stats.weight)
 
 
-def data_moments(backend, covariance_type: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """One pass: (the weighted mean (D,), the second central moments summed over rows
-    (D, D) for full and tied, (D,) diag and spherical, the total weight), taken around
-    the mean of the first rows."""
-    center = backend.head(CENTER_ROWS).mean(axis=0)
+def data_moments(backend, covariance_type: str, with_covariance: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """One pass: (the weighted mean (D,), the sample covariance (ddof=1) (D, D) for full
+    and tied, its diagonal (D,) for diag and spherical, the total weight), taken around
+    the mean of the first rows. With missing values (backend.marginalize), one more pass
+    finds each feature's observed mean, which fills its missing entries: the mean is
+    the observed one, each variance is over the observed entries (ddof=1, by weight),
+    and the off-diagonal entries are the filled data's, scaled with the variances (data
+    without NaN gives the complete formula, bitwise). with_covariance=False: None for the
+    covariance."""
+    fill, unseen = observed_means(backend) if backend.marginalize else (None, None)
+    center = fill_missing(backend.head(CENTER_ROWS), fill).mean(axis=0)
     layout = "full" if covariance_type in ("full", "tied") else "diag"
-    spec = RespSpec(layout, 1, center, backend.dtype, "labels", center[None])
+    spec = RespSpec(layout, 1, center, backend.dtype, "labels", center[None], fill=fill)
     stats = backend.reduce(RespStats, spec, "data moments")[0]
     delta = stats.s1[0] / stats.s0[0]
     if layout == "full":
         scatter = symmetric(stats.s2[0]) - stats.s0[0] * np.outer(delta, delta)
     else:
         scatter = stats.s2[0, 0] - stats.s0[0] * delta**2
-    return stats.shift[0] + delta, scatter, stats.weight
+    sample_cov = scatter / (stats.weight - 1.0)
+    if not with_covariance:
+        return stats.shift[0] + delta, None, stats.weight
+    if unseen is None or not unseen.any():
+        return stats.shift[0] + delta, sample_cov, stats.weight
+    observed = stats.weight - unseen  # each feature's weight of observed entries
+    few = np.flatnonzero(observed <= 1.0)
+    if few.size:
+        raise ValueError(f"{backend.name}: feature {int(few[0])} has too few observed entries (weight "
+                         f"{observed[few[0]]:.3g} <= 1) for the covariance prior's variance; give covariance_prior")
+    scale = (stats.weight - 1.0) / (observed - 1.0)
+    scale = np.sqrt(np.outer(scale, scale)) if layout == "full" else scale
+    return stats.shift[0] + delta, sample_cov * scale, stats.weight
 
 
 class PosteriorCodec:
@@ -427,6 +472,16 @@ class BayesianGaussianMixture(_BaseMixture):
         Where fit keeps its state (the posterior, lower bounds, random state) after every
         iteration; a fit started with an existing checkpoint of the same data and
         settings resumes from it and ends with the same model as an uninterrupted fit.
+    missing : {'error', 'marginalize'}, default='error'
+        What a NaN entry of X is: an error naming its row, or a value missing at random.
+        'marginalize' treats each row's missing entries as latent, beside its component:
+        the E-step takes the marginal over the observed features, the M-step the
+        expected statistics given them (variational EM for incomplete data). inf, a
+        feature missing in every row and a row with every feature missing stay errors.
+        Data without NaN gives the same model under both. The same holds for predict,
+        predict_proba, score_samples and score. The default priors take each feature's
+        mean and variance over its observed entries; initialisation takes each missing
+        entry as its feature's observed mean.
 
     Attributes
     ----------
@@ -451,8 +506,7 @@ class BayesianGaussianMixture(_BaseMixture):
     Notes
     -----
     Sample weights are rescaled to mean 1, so the data weigh as n_samples rows against
-    the priors whatever the weights' scale. NaN entries are errors: ``missing`` is
-    GaussianMixture's alone.
+    the priors whatever the weights' scale.
 
     Examples
     --------
@@ -494,6 +548,7 @@ class BayesianGaussianMixture(_BaseMixture):
         chunk_size=None,
         progress=False,
         checkpoint=None,
+        missing="error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -519,6 +574,7 @@ class BayesianGaussianMixture(_BaseMixture):
         self.chunk_size = chunk_size
         self.progress = progress
         self.checkpoint = checkpoint
+        self.missing = missing
 
     # ----------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -532,7 +588,7 @@ class BayesianGaussianMixture(_BaseMixture):
         """The priors (scikit-learn's defaults from one pass over the data, and its
         checks and messages), and the data's total weight."""
         n_features, cov = backend.n_features, covariance(self.covariance_type)
-        mean, scatter, weight = data_moments(backend, cov.name)
+        mean, sample_cov, weight = data_moments(backend, cov.name, self.covariance_prior is None)
         if self.mean_prior is None:
             mean_prior = mean
         else:
@@ -546,7 +602,6 @@ class BayesianGaussianMixture(_BaseMixture):
             raise ValueError(f"The parameter 'degrees_of_freedom_prior' should be greater than {n_features - 1:d}, "
                              f"but got {self.degrees_of_freedom_prior:.3f}.")
         if self.covariance_prior is None:
-            sample_cov = scatter / (weight - 1.0)
             covariance_prior = {"full": np.atleast_2d(sample_cov), "tied": np.atleast_2d(sample_cov),
                                 "diag": sample_cov, "spherical": float(np.mean(sample_cov))}[cov.name]
         elif cov.name == "spherical":
@@ -583,7 +638,7 @@ class BayesianGaussianMixture(_BaseMixture):
         X : array-like of shape (n_samples, n_features), path, Source or Dask array
             The data, as for :meth:`fastem.GaussianMixture.fit`: an array, anything
             :func:`fastem.source` opens, or a Dask array or DataFrame. NaN entries are
-            errors.
+            errors unless ``missing="marginalize"``.
         y : None
             Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -602,9 +657,9 @@ class BayesianGaussianMixture(_BaseMixture):
         InvalidParameterError
             If a constructor parameter has a wrong type or value.
         ValueError
-            If the data cannot be fitted (NaN or inf, fewer rows than
-            ``n_components``, a one-shot iterator, bad sample weights) or a given prior
-            has the wrong shape or value; the message says which.
+            If the data cannot be fitted (NaN unless ``missing="marginalize"``, inf,
+            fewer rows than ``n_components``, a one-shot iterator, bad sample weights)
+            or a given prior has the wrong shape or value; the message says which.
 
         Warns
         -----
@@ -844,7 +899,8 @@ class BayesianGaussianMixture(_BaseMixture):
                          f64(self.precisions_cholesky_))
 
     def _kernel_params(self, backend) -> KernelParams:
-        return kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype)[0]
+        return kernel_params(self._fitted_posterior(), self.weight_concentration_prior_type, backend.dtype,
+                             backend.marginalize)[0]
 
 
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:

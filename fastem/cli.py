@@ -34,8 +34,8 @@ For scripts:
           converged, n_parameters, log_likelihood_per_row, log_likelihood_total, bic,
           aic), best_k, model (the path written by -o, else null)
   info    model (the file), estimator, n_components (components in the model),
-          covariance_type, n_features, n_parameters, dtype, feature_names (null if the
-          model has none), weights (a list), means (a list of rows), converged, n_iter,
+          covariance_type, n_features, n_parameters, dtype, missing ("error" or
+          "marginalize"), feature_names (null if the model has none), weights (a list), means (a list of rows), converged, n_iter,
           lower_bound; a BayesianGaussianMixture: weight_concentration_prior_type and
           effective_components instead of n_parameters
 
@@ -203,9 +203,9 @@ def _estimator(args, k: int):
 
     options = {"covariance_type": args.covariance, "max_iter": args.max_iter, "tol": args.tol, "n_init": args.n_init,
                "init_params": args.init, "random_state": args.seed, "chunk_size": args.chunk_size,
-               "n_jobs": args.threads, "progress": not args.quiet}
+               "n_jobs": args.threads, "progress": not args.quiet, "missing": args.missing}
     if not getattr(args, "bayesian", False):
-        return GaussianMixture(k, missing=args.missing, **options)
+        return GaussianMixture(k, **options)
     return BayesianGaussianMixture(
         k, weight_concentration_prior_type=args.weight_concentration_prior_type or "dirichlet_process",
         weight_concentration_prior=args.weight_concentration_prior, **options)
@@ -230,8 +230,6 @@ def _check_fit_options(args) -> str | None:
                 "for a Bayesian mixture use fit --bayesian, with -k an upper bound on the components")
     if given and not args.bayesian:
         return f"{given[0]} applies to a Bayesian mixture: add --bayesian"
-    if args.bayesian and args.missing != "error":
-        return "--missing marginalize applies to GaussianMixture: BayesianGaussianMixture refuses NaN"
     return None
 
 
@@ -401,7 +399,8 @@ def cmd_info(args) -> None:
         record["n_features"] = d
         if not bayesian:
             record["n_parameters"] = gm.n_parameters()
-        record |= {"dtype": str(gm.means_.dtype), "feature_names": names, "weights": gm.weights_, "means": gm.means_}
+        record |= {"dtype": str(gm.means_.dtype), "missing": gm.missing, "feature_names": names,
+                   "weights": gm.weights_, "means": gm.means_}
         if bayesian:
             record["effective_components"] = _effective(gm)
         _print_json(record | {"converged": bool(gm.converged_), "n_iter": gm.n_iter_,
@@ -419,6 +418,7 @@ def cmd_info(args) -> None:
         print(f"components      {k} ({gm.covariance_type} covariance), {d} features, {gm.n_parameters()} parameters")
         print(f"fit             {gm.n_iter_} iterations, {converged}, log-likelihood {gm.lower_bound_:.6f} per row")
     print(f"dtype           {gm.means_.dtype}")
+    print(f"missing values  {'marginalised (NaN entries)' if gm.missing == 'marginalize' else 'an error (NaN)'}")
     if names is not None:
         print(f"features        {', '.join(names)}")
     with np.printoptions(precision=4, suppress=True, linewidth=120):
@@ -507,7 +507,7 @@ JSON_HELP = {
     "select": "print one JSON object: criterion, n_samples, fits (k, n_iter, converged, n_parameters, "
               "log_likelihood_per_row, log_likelihood_total, bic, aic), best_k, model",
     "info": "print one JSON object: model, estimator, n_components, covariance_type, n_features, n_parameters, "
-            "dtype, feature_names, weights, means, converged, n_iter, lower_bound (a Bayesian model: "
+            "dtype, missing, feature_names, weights, means, converged, n_iter, lower_bound (a Bayesian model: "
             "weight_concentration_prior_type and effective_components instead of n_parameters)",
 }
 EPILOG = ("Progress goes to stderr: a bar on a terminal, one plain line per pass otherwise; "

@@ -10,6 +10,7 @@ os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 import numpy as np
 import pytest
+from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
 
 from fastem._covariance import COVARIANCE_TYPES
 from fastem._engine import Params, precision_cholesky
@@ -86,3 +87,51 @@ def unit_precisions(covariance_type, n_components, n_features):
         "diag": np.ones((n_components, n_features)),
         "spherical": np.ones(n_components),
     }[covariance_type]
+
+
+def mixture_data(n, n_features, n_components, rng, spread=3.0):
+    """(X (n, D) complete, centres (K, D)): correlated, overlapping Gaussian blobs."""
+    centers = rng.normal(scale=spread, size=(n_components, n_features))
+    mixing = rng.normal(size=(n_components, n_features, n_features)) / np.sqrt(n_features) + 0.7 * np.eye(n_features)
+    labels = rng.choice(n_components, size=n, p=rng.dirichlet(np.full(n_components, 5.0)))
+    X = centers[labels] + np.einsum("nij,nj->ni", mixing[labels], rng.standard_normal((n, n_features)))
+    return X, centers
+
+
+def mcar(X, fraction, rng):
+    """X with each entry NaN with probability fraction (missing completely at random); a row
+    that lost every entry gets one back."""
+    X = np.array(X, dtype=np.float64)
+    mask = rng.random(X.shape) < fraction
+    empty = np.flatnonzero(mask.all(axis=1))
+    mask[empty, rng.integers(X.shape[1], size=empty.size)] = False
+    X[mask] = np.nan
+    return X
+
+
+def with_missing(X, how, rng):
+    """'none'; 'mcarNN': NN% of entries MCAR (no row fully missing); 'block': feature 0
+    missing from a random half of the rows."""
+    if how == "none":
+        return X.copy()
+    if how == "block":
+        X = X.copy()
+        X[rng.permutation(len(X))[: len(X) // 2], 0] = np.nan
+        return X
+    return mcar(X, int(how.removeprefix("mcar")) / 100, rng)
+
+
+def sklearn_model_of(fe):
+    """A scikit-learn BayesianGaussianMixture holding fe's priors and posterior, for its
+    E-step (``_estimate_log_prob_resp``) and M-step pieces as a reference."""
+    sk = SkBayesianGaussianMixture(n_components=fe.n_components, covariance_type=fe.covariance_type,
+                                   weight_concentration_prior_type=fe.weight_concentration_prior_type,
+                                   reg_covar=fe.reg_covar)
+    for name in ("weight_concentration_prior_", "mean_precision_prior_", "mean_prior_", "degrees_of_freedom_prior_",
+                 "covariance_prior_", "mean_precision_", "means_", "degrees_of_freedom_", "covariances_",
+                 "precisions_cholesky_"):
+        setattr(sk, name, getattr(fe, name))
+    wc = fe.weight_concentration_
+    sk.weight_concentration_ = tuple(np.asarray(a) for a in wc) if isinstance(wc, tuple) else np.asarray(wc)
+    sk.n_features_in_ = fe.n_features_in_
+    return sk

@@ -1,7 +1,7 @@
 """Slow, obvious NumPy/SciPy references for every kernel (independent of fastem's code)."""
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import digamma, logsumexp
 from scipy.stats import multivariate_normal
 
 
@@ -198,3 +198,114 @@ def incomplete_em(X, weights, means, cov, covariance_type, n_iter, reg_covar, sa
         lower_bounds.append(float(w @ log_p / w.sum()))
         weights, means, cov = expected_m_step(X, resp, means, cov, covariance_type, reg_covar, sample_weight, eps)
     return weights, means, cov, lower_bounds
+
+
+# ------------------------------------------------------ variational EM for incomplete data
+def variational_scales(model):
+    """Per component of a scikit-learn-style BayesianGaussianMixture model's posterior: (W_k
+    (K, D, D), the Wishart scale, from covariances_ = (nu_k W_k)^-1; nu (K,); beta (K,))."""
+    n_components, n_features = model.means_.shape
+    covs = full_covariances(model.covariances_, model.covariance_type, n_components, n_features)
+    nu = np.broadcast_to(np.asarray(model.degrees_of_freedom_, dtype=np.float64), (n_components,))
+    scales = np.stack([np.linalg.inv(c * n) for c, n in zip(covs, nu, strict=True)])
+    return scales, nu, np.asarray(model.mean_precision_, dtype=np.float64)
+
+
+def expected_log_det_precision(scale, nu):
+    """E[log det Lambda] under Wishart(scale (D, D), nu): sum_i digamma((nu + 1 - i) / 2) + D log 2
+    + log det scale."""
+    n_features = scale.shape[0]
+    return float(np.sum(digamma((nu + 1 - np.arange(1, n_features + 1)) / 2)) + n_features * np.log(2.0)
+                 + np.linalg.slogdet(scale)[1])
+
+
+def variational_log_rho(X, model):
+    """log rho_nk (n, K) of the mean-field factor q(z, x_M): E[log pi_k] + log of the integral over
+    the missing entries x_M of exp(E[log N(x | mu_k, Lambda_k)]), under the model's posterior, with
+    E[log N(x | mu, Lambda)] = E[log det Lambda] / 2 - D/2 log 2 pi - D / (2 beta) - nu/2 (x - m)^T W
+    (x - m) and the Gaussian integral over x_M in closed form (from the precision nu W, not the
+    covariance). X (n, D) holds NaN where missing."""
+    X = np.asarray(X, dtype=np.float64)
+    n_features = X.shape[1]
+    scales, nu, beta = variational_scales(model)
+    log_pi = model._estimate_log_weights()
+    out = np.empty((len(X), len(nu)))
+    for o, rows in observed_patterns(X):
+        m = ~o
+        y = X[np.ix_(rows, o)]
+        for k in range(len(nu)):
+            A = nu[k] * scales[k]  # the precision of exp(E[log N]) as a function of x
+            schur = A[np.ix_(o, o)]
+            log_det_mm = 0.0
+            if m.any():
+                A_mm = A[np.ix_(m, m)]
+                schur = schur - A[np.ix_(o, m)] @ np.linalg.solve(A_mm, A[np.ix_(m, o)])
+                log_det_mm = np.linalg.slogdet(A_mm)[1]
+            d = y - model.means_[k][o]
+            maha = np.einsum("ni,ij,nj->n", d, schur, d)
+            out[rows, k] = (log_pi[k] + 0.5 * expected_log_det_precision(scales[k], nu[k])
+                            - 0.5 * n_features * np.log(2 * np.pi) - 0.5 * n_features / beta[k]
+                            + 0.5 * m.sum() * np.log(2 * np.pi) - 0.5 * log_det_mm - 0.5 * maha)
+    return out
+
+
+def variational_conditionals(X, model):
+    """q(x_M | z = k) for every row and component: (expected rows (K, n, D), observed entries as given,
+    missing ones m_M - A_MM^-1 A_MO (x_O - m_O); covariances (K, n, D, D), A_MM^-1 on the missing
+    block, 0 elsewhere; entropies (n, K)), A = nu_k W_k."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    scales, nu, _ = variational_scales(model)
+    n_components = len(nu)
+    expected = np.repeat(X[None], n_components, axis=0)
+    covariances = np.zeros((n_components, n, d, d))
+    entropy = np.zeros((n, n_components))
+    for o, rows in observed_patterns(X):
+        m = ~o
+        if not m.any():
+            continue
+        for k in range(n_components):
+            A = nu[k] * scales[k]
+            A_mm = A[np.ix_(m, m)]
+            fill = expected[k, rows]
+            fill[:, m] = model.means_[k][m] - np.linalg.solve(
+                A_mm, A[np.ix_(m, o)] @ (X[np.ix_(rows, o)] - model.means_[k][o]).T).T
+            expected[k, rows] = fill
+            block = np.zeros((d, d))
+            block[np.ix_(m, m)] = np.linalg.inv(A_mm)
+            covariances[k, rows] = block
+            entropy[rows, k] = 0.5 * m.sum() * (1 + np.log(2 * np.pi)) - 0.5 * np.linalg.slogdet(A_mm)[1]
+    return expected, covariances, entropy
+
+
+def variational_incomplete_step(X, model, sample_weight=None, eps=SOFT_COUNT_EPS):
+    """One iteration of variational EM on incomplete data X (n, D) (NaN where missing) for a
+    scikit-learn BayesianGaussianMixture model holding the priors and posterior: the E-step's q(z,
+    x_M), then scikit-learn's own M-step functions (_estimate_weights, _estimate_means,
+    _estimate_precisions, which update model) on the expected statistics, sample-weighted (weights
+    rescaled to mean 1). Returns the lower bound: scikit-learn's _compute_lower_bound of the new
+    posterior with the responsibilities' entropy - sum_n w_n sum_k r log r, plus the entropy of q(x_M |
+    z), sum_nk w_n r_nk H[q(x_M | z = k)]."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = w / w.mean()
+    log_rho = variational_log_rho(X, model)
+    log_resp = log_rho - logsumexp(log_rho, axis=1)[:, None]
+    resp = np.exp(log_resp)
+    expected, covariances, entropy = variational_conditionals(X, model)
+    r = resp * w[:, None]
+    nk = r.sum(axis=0) + eps
+    xk = np.stack([r[:, k] @ expected[k] for k in range(len(nk))]) / nk[:, None]
+    full = np.stack([((expected[k] - xk[k]).T * r[:, k]) @ (expected[k] - xk[k])
+                     + np.einsum("n,nij->ij", r[:, k], covariances[k]) for k in range(len(nk))]) / nk[:, None, None]
+    reg = model.reg_covar
+    sk = {"full": lambda: full + reg * np.eye(d),
+          "tied": lambda: np.einsum("k,kij->ij", nk, full) / nk.sum() + reg * np.eye(d),
+          "diag": lambda: np.diagonal(full, axis1=1, axis2=2) + reg,
+          "spherical": lambda: np.diagonal(full, axis1=1, axis2=2).mean(axis=1) + reg}[model.covariance_type]()
+    model._estimate_weights(nk)
+    model._estimate_means(nk, xk)
+    model._estimate_precisions(nk, xk, sk)
+    rest = float(np.squeeze(model._compute_lower_bound(np.zeros((1, len(nk))), 0.0)))
+    return rest - float(np.sum(w[:, None] * resp * log_resp)) + float(np.sum(r * entropy))

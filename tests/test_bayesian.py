@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import blobs
+from conftest import blobs, sklearn_model_of
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
 from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
@@ -302,22 +302,6 @@ def test_non_finite_data_names_the_row():
 
 
 # ----------------------------------------------------------------------------- partial_fit
-def sklearn_model_of(fe):
-    """A scikit-learn BayesianGaussianMixture holding fe's priors and posterior, for its
-    E-step (``_estimate_log_prob_resp``) and M-step pieces as a reference."""
-    sk = SkBayesianGaussianMixture(n_components=fe.n_components, covariance_type=fe.covariance_type,
-                                   weight_concentration_prior_type=fe.weight_concentration_prior_type,
-                                   reg_covar=fe.reg_covar)
-    for name in ("weight_concentration_prior_", "mean_precision_prior_", "mean_prior_", "degrees_of_freedom_prior_",
-                 "covariance_prior_", "mean_precision_", "means_", "degrees_of_freedom_", "covariances_",
-                 "precisions_cholesky_"):
-        setattr(sk, name, getattr(fe, name))
-    wc = fe.weight_concentration_
-    sk.weight_concentration_ = tuple(np.asarray(a) for a in wc) if isinstance(wc, tuple) else np.asarray(wc)
-    sk.n_features_in_ = fe.n_features_in_
-    return sk
-
-
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
 def test_one_partial_fit_step_is_one_iteration_of_fit(X, covariance_type, prior_type):
     """A new stream's first batch, taken whole at its own size, is fit's first iteration."""

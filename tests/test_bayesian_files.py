@@ -479,3 +479,11 @@ def test_fuzzed_bayesian_files_load_as_a_usable_model_or_fail_clearly(saved, tmp
     _usable(again)
     if isinstance(again, BayesianGaussianMixture):
         copy.deepcopy(again)  # a whole estimator
+
+
+def test_a_file_written_before_the_missing_parameter_loads_with_its_default(saved, tmp_path):
+    model, _, _ = saved["full"]
+    path = _tampered(saved, "full", _entry("params", "missing", KeyError), tmp_path)
+    again = fastem.load(path)
+    assert again.missing == "error"
+    assert again.get_params() == model.get_params()

@@ -276,7 +276,7 @@ def test_info_json_is_the_models_content(model):
     assert record == {
         "model": str(model), "estimator": "GaussianMixture", "n_components": 3, "covariance_type": "full",
         "n_features": 3,
-        "n_parameters": gm.n_parameters(), "dtype": str(gm.means_.dtype),
+        "n_parameters": gm.n_parameters(), "dtype": str(gm.means_.dtype), "missing": "error",
         "feature_names": None if names is None else list(names), "weights": gm.weights_.tolist(),
         "means": gm.means_.tolist(), "converged": bool(gm.converged_), "n_iter": gm.n_iter_,
         "lower_bound": gm.lower_bound_,
@@ -604,21 +604,23 @@ def test_info_on_a_bayesian_model_file(bayesian_model):
     assert record == {
         "model": str(bayesian_model), "estimator": "BayesianGaussianMixture", "n_components": 5,
         "covariance_type": "tied", "weight_concentration_prior_type": "dirichlet_process", "n_features": 3,
-        "dtype": "float64", "feature_names": None, "weights": model.weights_.tolist(), "means": model.means_.tolist(),
+        "dtype": "float64", "missing": "error", "feature_names": None, "weights": model.weights_.tolist(),
+        "means": model.means_.tolist(),
         "effective_components": _effective(model), "converged": bool(model.converged_), "n_iter": model.n_iter_,
         "lower_bound": model.lower_bound_,
     }
     lines = ok("info", bayesian_model).splitlines()
-    assert lines[:5] == [
+    assert lines[:6] == [
         f"model           {bayesian_model}",
         "estimator       BayesianGaussianMixture (dirichlet_process prior)",
         f"components      5 (tied covariance), 3 features, {_effective(model)} effective (weight above 1%)",
         (f"fit             {model.n_iter_} iterations, {'converged' if model.converged_ else 'not converged'}, "
         f"lower bound {model.lower_bound_:.6g}"),
         "dtype           float64",
+        "missing values  an error (NaN)",
     ]
-    assert lines[5].startswith(f"  component 0: weight {model.weights_[0]:.4f}, mean ")
-    assert len(lines) == 10
+    assert lines[6].startswith(f"  component 0: weight {model.weights_[0]:.4f}, mean ")
+    assert len(lines) == 11
 
 
 def test_info_names_a_gaussian_mixture(model):

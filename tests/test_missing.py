@@ -12,7 +12,7 @@ import warnings
 import naive
 import numpy as np
 import pytest
-from conftest import interrupted_fit, random_covariances
+from conftest import interrupted_fit, mcar, mixture_data, random_covariances, with_missing
 from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
@@ -28,15 +28,6 @@ REG = 1e-6
 
 
 # ----------------------------------------------------------------------------- helpers
-def mixture_data(n, n_features, n_components, rng, spread=3.0):
-    """(X (n, D) complete, centres (K, D)): correlated, overlapping Gaussian blobs."""
-    centers = rng.normal(scale=spread, size=(n_components, n_features))
-    mixing = rng.normal(size=(n_components, n_features, n_features)) / np.sqrt(n_features) + 0.7 * np.eye(n_features)
-    labels = rng.choice(n_components, size=n, p=rng.dirichlet(np.full(n_components, 5.0)))
-    X = centers[labels] + np.einsum("nij,nj->ni", mixing[labels], rng.standard_normal((n, n_features)))
-    return X, centers
-
-
 def start_near(centers, covariance_type, rng):
     """(weights, means, covariances in scikit-learn's shape): a start near the centres."""
     n_components, n_features = centers.shape
@@ -51,29 +42,6 @@ def precisions_of(cov, covariance_type):
         p = np.linalg.inv(cov)
         return (p + np.swapaxes(p, -1, -2)) / 2
     return 1.0 / np.asarray(cov)
-
-
-def mcar(X, fraction, rng):
-    """X with each entry NaN with probability fraction (missing completely at random); a row
-    that lost every entry gets one back."""
-    X = np.array(X, dtype=np.float64)
-    mask = rng.random(X.shape) < fraction
-    empty = np.flatnonzero(mask.all(axis=1))
-    mask[empty, rng.integers(X.shape[1], size=empty.size)] = False
-    X[mask] = np.nan
-    return X
-
-
-def with_missing(X, how, rng):
-    """'none'; 'mcarNN': NN% of entries MCAR (no row fully missing); 'block': feature 0
-    missing from a random half of the rows."""
-    if how == "none":
-        return X.copy()
-    if how == "block":
-        X = X.copy()
-        X[rng.permutation(len(X))[: len(X) // 2], 0] = np.nan
-        return X
-    return mcar(X, int(how.removeprefix("mcar")) / 100, rng)
 
 
 @functools.cache
