@@ -139,8 +139,7 @@ class KernelParams:
             log_weights = np.log(params.weights)
         log_norm = log_weights + log_det - 0.5 * means.shape[1] * LOG_2PI
         shift = np.array(shift, dtype=np.float64)
-        marginal = marginal_arrays(cov, params.precisions, means, shift, log_weights, prec, dtype) \
-            if marginalize else None
+        marginal = marginal_arrays(cov, params.precisions, means, prec, dtype) if marginalize else None
         return cls(
             cov.name,
             cov.family,
@@ -153,20 +152,19 @@ class KernelParams:
         )
 
 
-def marginal_arrays(cov, precisions: np.ndarray, means: np.ndarray, shift: np.ndarray, log_weights: np.ndarray,
-                    prec: np.ndarray, dtype) -> tuple:
-    """KernelParams.marginal: (precisions (K or 1, D, D) float64 for full and tied, means,
-    shift, log_weights (K,) float64, variances (K, 1, D) float64 and 2 log prec - log(2 pi)
-    (K, 1, D) in dtype for diag and spherical). prec is cov.layout's precision factor.
-    log_weights is whatever makes log_weights + log det prec - D/2 log(2 pi) the kernels'
-    log_norm: a row's missing features take their share of that out."""
+def marginal_arrays(cov, precisions: np.ndarray, means: np.ndarray, prec: np.ndarray, dtype) -> tuple:
+    """KernelParams.marginal: (precisions (K or 1, D, D) float64 for full and tied, means
+    (K, D) float64, variances (K, 1, D) float64 and 2 log prec - log(2 pi) (K, 1, D) in
+    dtype for diag and spherical); prec is cov.layout's precision factor. The kernels take
+    a row's missing features' share out of log_norm, whatever its constant (the Bayesian
+    mixture's is another)."""
     none = np.zeros((1, 1, 1))
     lam = none if cov.family == K.DIAG else np.ascontiguousarray(
         np.reshape(precisions, (-1, *means.shape[1:] * 2)), dtype=np.float64)
     prec64 = np.asarray(prec, dtype=np.float64)
     var, h2 = (1.0 / prec64**2, (2.0 * np.log(prec64) - LOG_2PI).astype(dtype)) if cov.family == K.DIAG \
         else (none, none.astype(dtype))
-    return lam, means, shift, np.asarray(log_weights, dtype=np.float64), var, h2
+    return lam, np.asarray(means, dtype=np.float64), var, h2
 
 
 def compute_dtype(params: Params, data_dtype: np.dtype) -> np.dtype:

@@ -38,8 +38,8 @@ out leaves
     log rho_nk = log_norm_k - log det P_k + D/2 log(2 pi) + log N(x_O | m_k[O], (nu_k W_k)^-1[O, O]):
 
 the constants above, with the marginal over the observed features in place of the full
-density. That is what the missing-value kernels compute for GaussianMixture, with
-log_norm_k - log det P_k + D/2 log(2 pi) for log weight_k, and their statistics are the
+density: log_norm_k plus the marginal's |M|/2 log(2 pi) - log det (nu_k W_k)[M, M] / 2,
+what the missing-value kernels add to any log_norm; and their statistics are the
 expected ones under q(x_M | z). The lower bound gains the entropy of q(x_M | z),
 sum_nk r_nk (|M_n| (1 + log 2 pi) / 2 - log det (nu_k W_k)[M, M] / 2), but the sum above
 needs no new term: from the expected statistics, sum_nk r_nk q_nk counts each missing
@@ -188,15 +188,13 @@ def kernel_params(post: Posterior, prior_type: str, data_dtype, marginalize: boo
     dtype = compute_dtype(params, data_dtype)
     means = np.asarray(post.means, dtype=np.float64)
     rounded = means.astype(dtype).astype(np.float64)
-    loc, center, shift, prec, log_det = cov.layout(means, rounded, post.precisions_cholesky, dtype)
+    loc, center, shift, prec, _ = cov.layout(means, rounded, post.precisions_cholesky, dtype)
     log_norm = log_norms(post, prior_type)
-    shift = np.array(shift, dtype=np.float64)
-    marginal = marginal_arrays(cov, cov.precisions(post.precisions_cholesky), means, shift,
-                               log_norm - log_det + 0.5 * means.shape[1] * LOG_2PI, prec, dtype) \
+    marginal = marginal_arrays(cov, cov.precisions(post.precisions_cholesky), means, prec, dtype) \
         if marginalize else None
     kp = KernelParams(cov.name, cov.family, np.ascontiguousarray(loc, dtype=dtype),
                       np.ascontiguousarray(center, dtype=dtype), np.ascontiguousarray(prec, dtype=dtype),
-                      np.ascontiguousarray(log_norm, dtype=dtype), shift, marginal)
+                      np.ascontiguousarray(log_norm, dtype=dtype), np.array(shift, dtype=np.float64), marginal)
     return kp, log_norm
 
 

@@ -322,9 +322,9 @@ def test_every_kernel_uses_the_shared_options():
         *(f"fastem._kernels.drivers.fused_pass[{family}]" for family in (_options.FULL, _options.TIED, _options.DIAG)),
         "fastem._kernels.kmeans.lloyd_accumulate",
         "fastem._kernels.missing.em_diag",
-        "fastem._kernels.missing.em_patterns",
+        "fastem._kernels.missing.masked_pass",
+        "fastem._kernels.missing.pattern_inverses",
         "fastem._kernels.missing.score_diag",
-        "fastem._kernels.missing.score_patterns",
     }
 
 

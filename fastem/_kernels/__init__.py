@@ -11,6 +11,7 @@ import numpy as np
 from . import _buffers, drivers, kmeans, missing
 from ._options import DIAG, FULL, TIED, block_rows
 from .drivers import first_nonfinite
+from .full import locations, padded_upper
 from .missing import first_bad_row
 
 _FUSED = {family: drivers.family_drivers(family)[0] for family in (FULL, TIED, DIAG)}
@@ -120,10 +121,9 @@ def lloyd_accumulate(X, weight, centers, counts, sums, labels):
 
 def em_accumulate_missing(X, weight, family, loc, center, prec, log_norm, marginal, s0, s1, s2, worst):
     """em_accumulate for a chunk whose NaN entries are missing (see missing.py); marginal:
-    (lam: the precisions, means, shift, log_w, var, h2) float64 but h2. A chunk without NaN computes
+    (lam: the precisions, means, var, h2), float64 but h2. A chunk without NaN computes
     exactly as em_accumulate."""
-    lam, means, shift, log_w, var, h2 = marginal
-    threads = numba.get_num_threads()
+    lam, means, var, h2 = marginal
     if family == DIAG:
         rows, n_blocks, groups, slots, scratch, sums, g_ll, g_low, g_low_row = _setup(X, loc.shape[0], (s0, s1, s2),
                                                                                      worst)
@@ -133,15 +133,16 @@ def em_accumulate_missing(X, weight, family, loc, center, prec, log_norm, margin
     order, starts, first = missing.patterns(X)
     if starts.shape[0] == 2 and not np.isnan(X[first[0]]).any():
         return em_accumulate(X, weight, family, loc, center, prec, log_norm, s0, s1, s2, worst)
-    kernel = _buffers.block_params(family, loc, center, prec)
-    return missing.em_patterns(X, weight, family, loc, center, prec, log_norm, kernel, lam, means, shift, log_w, order,
-                               starts, first, s0, s1, s2, worst, threads)
+    rows, n_blocks, groups, slots, scratch, sums, g_ll, g_low, g_low_row = _setup(X, loc.shape[0], (s0, s1, s2),
+                                                                                 worst)
+    _masked(X, weight, family, loc, center, prec, log_norm, lam, means, (order, starts, first), rows, n_blocks, groups,
+            slots, scratch, sums, (g_ll, g_low, g_low_row), _NO_ROWS)
+    return _finish((s0, s1, s2), sums, g_ll, g_low, g_low_row, X, worst)
 
 
 def score_missing(X, family, loc, center, prec, log_norm, marginal, log_density, labels, resp):
     """score for a chunk whose NaN entries are missing (marginal as em_accumulate_missing's)."""
-    lam, means, _shift, log_w, _var, h2 = marginal
-    threads = numba.get_num_threads()
+    lam, means, _var, h2 = marginal
     if family == DIAG:
         rows, n_blocks, groups, slots, scratch, *_ = _setup(X, loc.shape[0], (), None)
         missing.score_diag(X, rows, n_blocks, groups, slots, loc, prec, log_norm, h2, *scratch, log_density, labels,
@@ -151,6 +152,52 @@ def score_missing(X, family, loc, center, prec, log_norm, marginal, log_density,
     if starts.shape[0] == 2 and not np.isnan(X[first[0]]).any():
         score(X, family, loc, center, prec, log_norm, log_density, labels, resp)
         return
-    kernel = _buffers.block_params(family, loc, center, prec)
-    missing.score_patterns(X, family, loc, center, prec, log_norm, kernel, lam, means, log_w, order, starts, first,
-                           log_density, labels, resp, threads)
+    rows, n_blocks, groups, slots, scratch, sums, g_ll, g_low, g_low_row = _setup(X, loc.shape[0], (), None)
+    _masked(X, X[:0, 0].astype(np.float64), family, loc, center, prec, log_norm, lam, means, (order, starts, first),
+            rows, n_blocks, groups, slots, scratch, sums, (g_ll, g_low, g_low_row), (log_density, labels, resp))
+
+
+def _lanes(n_components):
+    """n_components rounded up to a multiple of missing.LANES."""
+    return -(-n_components // missing.LANES) * missing.LANES
+
+
+def _masked(X, weight, family, loc, center, prec, log_norm, lam, means, grouped, rows, n_blocks, groups, slots,
+            scratch, sums, likelihood, outputs):
+    """Runs missing.masked_pass over chunk X, its rows grouped by pattern (missing.patterns):
+    full's block parameters (tied: its factor for every component, the locations of its
+    means, statistics around c); the precisions lam, the means' offsets from c and their
+    products with lam, components last (conditional_means); each row's pattern, and each
+    pattern's missing features and tables (pattern_features, pattern_inverses); scratch."""
+    n_components, n_features = loc.shape
+    if family == FULL:
+        coef, e_loc, m_shift = _buffers.block_params(FULL, loc, center, prec)
+    else:
+        coef = padded_upper(np.ascontiguousarray(np.repeat(prec, n_components, axis=0)))
+        shift = means.astype(loc.dtype) - center
+        e_loc, m_shift = locations(shift, coef), np.zeros_like(shift)
+    width = _lanes(n_components)
+    lam_t = np.zeros((n_features, n_features, width))
+    lam_t[:, :, :n_components] = np.moveaxis(lam, 0, -1)
+    shift_t = np.zeros((n_features, width))
+    shift_t[:, :n_components] = (means - center.astype(np.float64)).T
+    lam_shift = np.einsum("jik,ik->jk", lam_t, shift_t)
+    order, starts, first = grouped
+    n_patterns = first.shape[0]
+    where = np.empty((n_patterns, n_features), dtype=np.int64)
+    n_missing = np.empty(n_patterns, dtype=np.int64)
+    offset = np.empty(n_patterns + 1, dtype=np.int64)
+    missing.pattern_features(X, first, where, n_missing, offset)
+    inverse = np.empty((max(int(offset[-1]), 1), width))
+    const = np.empty((n_patterns, n_components), dtype=X.dtype)
+    missing.pattern_inverses(lam_t, where, n_missing, offset, inverse, const)
+    pid = np.empty(X.shape[0], dtype=np.int64)
+    pid[order] = np.repeat(np.arange(n_patterns), np.diff(starts))
+    xT, _work, logp, vec = scratch
+    per_slot = (np.empty((slots, n_features * rows, width)), np.empty((slots, n_features * rows), dtype=np.int64),
+                np.empty((slots, n_components, rows), dtype=X.dtype), np.empty((slots, n_features)),
+                np.empty((slots, n_features, width)), np.empty((slots, rows), dtype=np.int64),
+                np.empty((slots, rows + 1), dtype=np.int64))
+    missing.masked_pass(X, weight, rows, n_blocks, groups, slots, coef, e_loc, m_shift, center, log_norm, lam_t,
+                        shift_t, lam_shift, pid, where, n_missing, offset, inverse, const, xT, logp, vec, *per_slot,
+                        *sums, *likelihood, *outputs)

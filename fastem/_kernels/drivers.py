@@ -202,20 +202,8 @@ def family_drivers(family):
                                     resp_out[r0 + b, k] = logp[s, k, b] * inverse
                         if not want_stats:
                             continue
-                        ll = 0.0
-                        lowest = g_low[g]
-                        below = 0  # rows of positive weight below the group's lowest log-density so far
-                        for b in range(nb):  # branch-free: vectorises
-                            density = float(top[b]) + log_positive(total[b])
-                            ll += wb[b] * density
-                            below += (density < lowest) & (wb[b] > 0.0)
-                            factor[b] = wb[b] / total[b]  # turns exp(logp - top) into w r
-                        if below > 0:  # which row
-                            for b in range(nb):
-                                density = float(top[b]) + log_positive(total[b])
-                                if density < g_low[g] and wb[b] > 0.0:
-                                    g_low[g] = density
-                                    g_low_row[g] = r0 + b
+                        ll, g_low[g], g_low_row[g] = block_likelihood(nb, r0, wb, top, total, factor, g_low[g],
+                                                                      g_low_row[g])
                         g_ll[g] += ll
                         for k in range(n_components):
                             for b in range(nb):
@@ -228,6 +216,28 @@ def family_drivers(family):
                         diag_accumulate(xT[s], nb, m_loc, logp[s], g_s0[g], g_s1[g], g_s2[g])
 
     return (fused_pass,)
+
+
+@njit(**JIT)
+def block_likelihood(nb, r0, wb, top, total, factor, lowest, lowest_row):
+    """(sum_b w_b log p(x_b) of a normalised block (normalize_block's top and total), the
+    least likely row of positive weight so far and its index: lowest and lowest_row, or
+    the block's first row below them), and factor[b] = w_b / total[b], which turns
+    exp(logp - top) into w r."""
+    ll = 0.0
+    below = 0  # rows of positive weight below the lowest log-density so far
+    for b in range(nb):  # branch-free: vectorises
+        density = float(top[b]) + log_positive(total[b])
+        ll += wb[b] * density
+        below += (density < lowest) & (wb[b] > 0.0)
+        factor[b] = wb[b] / total[b]
+    if below > 0:  # which row
+        for b in range(nb):
+            density = float(top[b]) + log_positive(total[b])
+            if density < lowest and wb[b] > 0.0:
+                lowest = density
+                lowest_row = r0 + b
+    return ll, lowest, lowest_row
 
 
 @njit(**JIT)
