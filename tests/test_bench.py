@@ -106,3 +106,15 @@ def test_bayesian_peak_child_prints_the_extra_memory(capsys):
         assert bench.main(["--peak-child", library, "--bayesian", "--covariance", "diag", "-n", "6000", "-d", "3",
                            "-k", "2"]) == 0
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["extra_mb"] >= 0
+
+
+def test_pygmmis_table_times_both_from_the_same_start_to_the_same_likelihood(capsys):
+    """--missing --pygmmis: both libraries run EM for incomplete data from the same start,
+    so after the same iterations they reach the same log-likelihood of the observed entries
+    (pygmmis's huge variances for missing entries marginalise them to rounding)."""
+    assert bench.main(["--missing", "0.1", "--pygmmis", "-n", "3000", "-d", "3", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = dict(re.findall(r"^(fastem|pygmmis)\s+[\d.]+\s+(-?[\d.]+)$", out, re.MULTILINE))
+    assert set(rows) == {"fastem", "pygmmis"}, out
+    assert float(rows["pygmmis"]) == pytest.approx(float(rows["fastem"]), rel=1e-5, abs=1e-5)
+    assert re.search(r"pygmmis / fastem: [\d.]+x \(rounds: [\d.]+x [\d.]+x [\d.]+x\)", out), out
