@@ -111,7 +111,7 @@ def test_reference_integrates_the_missing_entry_out_as_quadrature_does():
 
 
 # ------------------------------------------------------------------- fastem against it
-@pytest.mark.parametrize("how", ["mcar10", "mcar60", "block"])
+@pytest.mark.parametrize("how", ["none", "mcar10", "mcar60", "block"])
 @pytest.mark.parametrize("n_iter", [1, 20])
 def test_same_posterior_as_the_reference(covariance_type, how, n_iter):
     fe, sk, bounds = against_the_reference(data(how), covariance_type, n_iter)
