@@ -763,6 +763,16 @@ class CollapseWarning(UserWarning):
 COLLAPSE_POLICIES = ("reseed", "drop", "ignore")
 
 
+def _below(count: float, threshold: float) -> str:
+    """count (< threshold) in as few significant digits as show it below threshold:
+    0.99996 rows under a threshold of 1 reads 0.99996, not 1."""
+    for digits in range(3, 18):
+        text = f"{count:.{digits}g}"
+        if float(text) < threshold:
+            return text
+    return repr(count)
+
+
 def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float, n_iter: int) -> Params:
     """Handle components whose soft count in stats is below threshold rows (threshold
     is in rows: it is scaled by the mean sample weight, so that multiplying every weight by
@@ -777,7 +787,7 @@ def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float
         return params
     cov = params.cov
     alive = np.setdiff1d(np.arange(params.weights.size), collapsed)
-    counts = ", ".join(f"{k}: {stats.s0[k] / unit:.3g}" for k in collapsed)
+    counts = ", ".join(f"{k}: {_below(stats.s0[k] / unit, threshold)}" for k in collapsed)
     if alive.size == 0:
         raise ValueError(f"every component collapsed at iteration {n_iter} (soft counts in rows {counts} "
                          f"< {threshold})")
@@ -801,7 +811,7 @@ def resolve_collapse(params: Params, stats: Stats, policy: str, threshold: float
         share = params.weights[alive] / params.weights[alive].sum()
         covariances[k] = np.tensordot(share, params.covariances[alive], axes=1)
         P[k] = precision_cholesky(covariances[k : k + 1], cov.name)[0]
-    warnings.warn(f"component {k} collapsed at iteration {n_iter} (soft count {stats.s0[k] / unit:.3g} < "
+    warnings.warn(f"component {k} collapsed at iteration {n_iter} (soft count {_below(stats.s0[k] / unit, threshold)} < "
                   f"{threshold} rows): re-seeded at row {int(stats.worst[1])}, the most poorly explained",
                   CollapseWarning, stacklevel=3)
     return Params(cov.name, weights, means, covariances, P)

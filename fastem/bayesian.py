@@ -906,4 +906,4 @@ def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
 
 
-__all__ = ["BayesianGaussianMixture", "Posterior", "Priors", "StochasticState"]
+__all__ = ["BayesianGaussianMixture"]

@@ -801,7 +801,9 @@ class GaussianMixture(_BaseMixture):
         rho_t S_batch, with rho_t = (t + learning_offset) ** -learning_decay, then runs
         the M-step. The first call initialises the model from its first batch (by
         init_params, or weights_init / means_init / precisions_init) and takes it whole;
-        after ``fit`` on n rows, the first batch of b rows gets rho = b / (n + b).
+        after ``fit`` on n rows, the first batch of b rows gets rho = b / (n + b). A
+        loaded model (a file holds the parameters, not the statistics behind them) goes
+        on from its parameters and takes its first batch whole.
 
         Parameters
         ----------
@@ -847,6 +849,8 @@ class GaussianMixture(_BaseMixture):
 
     def _online_step(self, batch) -> None:
         state = getattr(self, "_online", None)
+        if state is None and hasattr(self, "means_"):  # a loaded model: from its parameters, the batch taken whole
+            state = self._online = OnlineState()
         if state is None:  # a new stream: the model starts from its first batch
             if batch.count() < self.n_components:
                 raise ValueError(

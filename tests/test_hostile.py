@@ -163,6 +163,17 @@ def test_collapse_policies(X):
     np.testing.assert_allclose(ignored.covariances_[2], 1e-6 * np.eye(3))  # reg_covar, as scikit-learn
 
 
+def test_a_collapsed_soft_count_never_reads_as_its_threshold():
+    """The warning's count has the digits that show it below the threshold: a soft count
+    of 0.99996 rows under 1 row reads 0.99996, not 1 (three digits gave "1 < 1.0")."""
+    from fastem._engine import _below
+
+    assert _below(0.99996, 1.0) == "0.99996"
+    assert _below(0.25, 1.0) == "0.25"
+    for count, threshold in ((0.9999999, 1.0), (1e-300, 1.0), (1.0 - 2**-52, 1.0), (4.999, 5.0)):
+        assert float(_below(count, threshold)) < threshold
+
+
 def test_collapse_with_sklearn_defaults_is_unchanged(X):
     """Without a collapse, on_collapse changes nothing: the same model as scikit-learn."""
     init = {"means_init": X[:3], "weights_init": np.full(3, 1 / 3), "precisions_init": unit_precisions("full", 3, 3),

@@ -85,3 +85,29 @@ def test_rebased_stats_equal_stats_taken_around_the_new_shift(covariance_type):
 def test_invalid_step_size_parameters(name, value):
     with pytest.raises(ValueError, match=name):
         GaussianMixture(2, **{name: value}).partial_fit(np.random.default_rng(0).normal(size=(50, 2)))
+
+
+def test_a_loaded_model_goes_on_from_its_parameters(covariance_type, tmp_path):
+    """A model loaded from a file steps from its own parameters (the batch taken whole:
+    one EM iteration on the batch from them), not from a new initialisation."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import fastem
+
+    rng = np.random.default_rng(2)
+    X = blobs(4000, 3, 3, rng, spread=1.5)  # overlapping: an EM step depends on where it starts
+    fitted = GaussianMixture(3, covariance_type=covariance_type, random_state=0, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X[:2000])
+    loaded = fastem.load(fitted.save(tmp_path / "model.npz"))
+    stepped = loaded.partial_fit(X[2000:])
+    start = {"weights_init": fitted.weights_, "means_init": fitted.means_, "precisions_init": fitted.precisions_}
+    one_iteration = GaussianMixture(3, covariance_type=covariance_type, max_iter=1, tol=0.0, **start)
+    with pytest.warns(Warning, match="did not converge"):
+        one_iteration.fit(X[2000:])
+    assert stepped.n_steps_ == 1
+    np.testing.assert_allclose(stepped.means_, one_iteration.means_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stepped.covariances_, one_iteration.covariances_, rtol=1e-9, atol=1e-12)
