@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._covariance import covariance
 from ._engine import EMResult, Params, Task
 from ._persist import ModelFileError, read_archive, write_archive
 
@@ -39,6 +40,15 @@ class GaussianCodec:
 
     def params(self, arrays: dict[str, np.ndarray]) -> Params:
         return Params(self.covariance_type, *(arrays[name] for name in PARAM_ARRAYS))
+
+    def shapes(self, arrays: dict[str, np.ndarray], n_components: int, n_features: int) -> dict[str, tuple]:
+        """The shape each array must have: K = len(weights) components (fewer than
+        n_components after on_collapse='drop'), or None if weights is no such vector."""
+        weights = arrays.get("weights")
+        if weights is None or weights.ndim != 1 or not 1 <= weights.shape[0] <= n_components:
+            return {"weights": (n_components,)}
+        k, shape = weights.shape[0], covariance(self.covariance_type).shape(weights.shape[0], n_features)
+        return {"weights": (k,), "means": (k, n_features), "covariances": shape, "precisions_cholesky": shape}
 
 
 def settings_of(params: dict) -> dict:
@@ -109,12 +119,20 @@ def save_state(path: Path, stamp: dict, state: FitState, codec) -> None:
     write_archive(Path(path), header, arrays)
 
 
-def _result(header: dict, arrays: dict, prefix: str, codec) -> EMResult:
+def _result(header: dict, arrays: dict, prefix: str, codec, stamp: dict) -> EMResult:
+    """A run of the checkpoint, its arrays checked: every one there, of the shape the
+    settings and the data give (codec.shapes), finite; the kernels take them unchecked."""
     mine = {name[len(prefix) + 1:]: a for name, a in arrays.items() if name.startswith(f"{prefix}_")}
-    try:
-        params = codec.params(mine)
-    except KeyError as exc:
-        raise ModelFileError(f"the checkpoint's {prefix!r} run has no array {exc}: it is damaged") from None
+    for name, shape in codec.shapes(mine, int(stamp["settings"]["n_components"]), int(stamp["n_features"])).items():
+        if name not in mine:
+            raise ModelFileError(f"the checkpoint's {prefix!r} run has no array '{name}': it is damaged")
+        if mine[name].shape != shape:
+            raise ModelFileError(f"the checkpoint's {prefix!r} run has array '{name}' of shape {mine[name].shape}, "
+                                 f"not {shape}: it is damaged")
+        if not np.all(np.isfinite(mine[name])):
+            raise ModelFileError(f"the checkpoint's {prefix!r} run has a non-finite entry in array '{name}': "
+                                 "it is damaged")
+    params = codec.params(mine)
     return EMResult(params, float(header["lower_bound"]), [float(v) for v in header["lower_bounds"]],
                     int(header["n_iter"]), bool(header["converged"]))
 
@@ -132,6 +150,6 @@ def load_state(path: Path, stamp: dict, codec) -> FitState | None:
             "delete it to start this fit afresh"
         )
     name, pos, has_gauss, cached = header["rng"]
-    best = None if header["best"] is None else _result(header["best"], arrays, "best", codec)
+    best = None if header["best"] is None else _result(header["best"], arrays, "best", codec, stamp)
     return FitState(int(header["init_index"]), (name, arrays["rng_keys"], pos, has_gauss, cached),
-                    _result(header["current"], arrays, "current", codec), bool(header["finished"]), best)
+                    _result(header["current"], arrays, "current", codec, stamp), bool(header["finished"]), best)

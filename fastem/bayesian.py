@@ -394,6 +394,15 @@ class PosteriorCodec:
                          float(dof[0]) if self.covariance_type == "tied" else dof, arrays["covariances"],
                          arrays["precisions_cholesky"])
 
+    def shapes(self, arrays: dict[str, np.ndarray], n_components: int, n_features: int) -> dict[str, tuple]:
+        """The shape each array must have (K = n_components)."""
+        k, shape = n_components, covariance(self.covariance_type).shape(n_components, n_features)
+        concentration = ("weight_concentration_a", "weight_concentration_b") \
+            if self.prior_type == "dirichlet_process" else ("weight_concentration",)
+        return {**dict.fromkeys(concentration, (k,)), "mean_precision": (k,), "means": (k, n_features),
+                "degrees_of_freedom": (1,) if self.covariance_type == "tied" else (k,), "covariances": shape,
+                "precisions_cholesky": shape}
+
 
 # ----------------------------------------------------------------------------- the estimator
 class BayesianGaussianMixture(_BaseMixture):

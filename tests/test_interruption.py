@@ -11,7 +11,7 @@ from conftest import blobs, interrupted_fit
 
 import fastem._engine as engine
 from fastem import GaussianMixture
-from fastem._persist import read_archive
+from fastem._persist import ModelFileError, read_archive
 
 
 def test_keyboard_interrupt_leaves_the_estimator_as_it_was(monkeypatch):
@@ -111,3 +111,65 @@ def test_checkpoint_of_other_data_is_refused(tmp_path):
         gm.set_params(n_components=3).fit(X)
     header = json.loads(np.load(checkpoint)["header"].tobytes())
     assert header["current"]["n_iter"] == 2
+
+
+def _rewritten(path, change):
+    """The checkpoint at path with change(arrays) applied and its checksums recomputed
+    (anyone can), as a tampered or damaged file would be."""
+    from fastem import _persist
+
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    header = json.loads(arrays.pop("header").tobytes())
+    change(arrays)
+    header["sha256"] = {name: _persist._digest(a) for name, a in arrays.items()}
+    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+
+
+@pytest.mark.parametrize(("name", "value", "match"), [
+    ("current_means", np.zeros((2, 5)), r"array 'means' of shape \(2, 5\), not \(2, 2\)"),
+    ("current_weights", np.full(7, 1 / 7), r"array 'weights' of shape \(7,\), not \(2,\)"),
+    ("current_precisions_cholesky", np.zeros((2, 3, 3)), r"'precisions_cholesky' of shape \(2, 3, 3\), not \(2, 2, 2\)"),
+    ("current_covariances", None, r"no array 'covariances'"),
+    ("current_means", np.array([[0.0, np.nan], [1.0, 1.0]]), r"non-finite entry in array 'means'"),
+])
+def test_a_damaged_checkpoint_is_refused_before_any_kernel_runs(tmp_path, name, value, match):
+    """Checkpoint arrays reach the kernels, which do no bounds checks: a shape the
+    settings and the data do not give is a ModelFileError naming the array."""
+    X = blobs(500, 2, 2, np.random.default_rng(2))
+    checkpoint = tmp_path / "c.npz"
+    gm = GaussianMixture(2, random_state=0, max_iter=3, tol=0.0, checkpoint=str(checkpoint))
+    interrupted_fit(gm, X, after=2)
+
+    def change(arrays):
+        if value is None:
+            del arrays[name]
+        else:
+            arrays[name] = value
+
+    _rewritten(checkpoint, change)
+    with pytest.raises(ModelFileError, match=match):
+        gm.fit(X)
+
+
+def test_a_damaged_bayesian_checkpoint_is_refused(tmp_path, monkeypatch):
+    from fastem import BayesianGaussianMixture, bayesian
+
+    X = blobs(500, 2, 2, np.random.default_rng(2))
+    checkpoint = tmp_path / "c.npz"
+    options = {"max_iter": 4, "tol": 0.0, "random_state": 0, "covariance_type": "tied"}
+    original, calls = bayesian.variational_pass, []
+
+    def stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bayesian, "variational_pass", stop)
+    with pytest.raises(KeyboardInterrupt):
+        BayesianGaussianMixture(3, **options).fit(X, checkpoint=checkpoint)
+    monkeypatch.setattr(bayesian, "variational_pass", original)
+    _rewritten(checkpoint, lambda arrays: arrays.update(current_degrees_of_freedom=np.ones(3)))
+    with pytest.raises(ModelFileError, match=r"array 'degrees_of_freedom' of shape \(3,\), not \(1,\)"):
+        BayesianGaussianMixture(3, **options).fit(X, checkpoint=checkpoint)
