@@ -95,7 +95,23 @@ NUMERIC_KINDS = "biufc"  # the dtype kinds an archive may hold (bool, int, uint,
 
 
 class ModelFileError(ValueError):
-    """A file is not a fastem model, is damaged, or comes from a newer fastem."""
+    """A file is not a fastem model, is damaged, or comes from a newer fastem.
+
+    Raised by :func:`fastem.load` and by a fit resuming from a checkpoint; the message
+    names the file and what is wrong with it. A ``ValueError``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import fastem
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "notes.npz"
+    >>> _ = path.write_text("not a model")
+    >>> try:
+    ...     fastem.load(path)
+    ... except fastem.ModelFileError as error:
+    ...     print("refused:", "not a readable fastem model" in str(error))
+    refused: True
+    """
 
 
 class _Unreadable(ValueError):
