@@ -45,10 +45,13 @@ def blobs(n, n_features, n_components, rng, spread=6.0, dtype=np.float64):
 
 def interrupted_fit(gm, X, after: int, **kwargs) -> None:
     """gm.fit(X) stopped by a KeyboardInterrupt as its EM pass number after + 1 begins
-    (initialisation passes are not counted)."""
+    (initialisation passes are not counted; a BayesianGaussianMixture's passes are its
+    variational iterations)."""
     import fastem._engine as engine
+    from fastem import BayesianGaussianMixture, bayesian
 
-    original, calls = engine.em_stats, []
+    module, name = (bayesian, "variational_pass") if isinstance(gm, BayesianGaussianMixture) else (engine, "em_stats")
+    original, calls = getattr(module, name), []
 
     def stop(*args, **kw):
         calls.append(1)
@@ -56,12 +59,12 @@ def interrupted_fit(gm, X, after: int, **kwargs) -> None:
             raise KeyboardInterrupt
         return original(*args, **kw)
 
-    engine.em_stats = stop
+    setattr(module, name, stop)
     try:
         with pytest.raises(KeyboardInterrupt):
             gm.fit(X, **kwargs)
     finally:
-        engine.em_stats = original
+        setattr(module, name, original)
 
 
 @pytest.fixture(params=COVARIANCE_TYPES)

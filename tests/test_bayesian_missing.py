@@ -12,7 +12,7 @@ import warnings
 import naive
 import numpy as np
 import pytest
-from conftest import mixture_data, sklearn_model_of, with_missing
+from conftest import interrupted_fit, mixture_data, sklearn_model_of, with_missing
 from scipy.integrate import quad
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
@@ -246,25 +246,12 @@ def test_model_file_keeps_the_policy_and_the_predictions(tmp_path):
     assert np.array_equal(again.predict_proba(X), fe.predict_proba(X))
 
 
-def test_an_interrupted_fit_resumes_to_the_same_model(tmp_path, monkeypatch):
-    from fastem import bayesian
-
+def test_an_interrupted_fit_resumes_to_the_same_model(tmp_path):
     X = data("mcar30")
     options = {"max_iter": 8, "chunk_size": 200}
     uninterrupted = quiet_fit(bgm("full", **options), X)
     checkpoint = tmp_path / "fit.ckpt.npz"
-    original, calls = bayesian.variational_pass, []
-
-    def stop(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 4:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(bayesian, "variational_pass", stop)
-    with pytest.raises(KeyboardInterrupt):
-        bgm("full", **options).fit(X, checkpoint=checkpoint)
-    monkeypatch.setattr(bayesian, "variational_pass", original)
+    interrupted_fit(bgm("full", **options), X, after=4, checkpoint=checkpoint)
     assert checkpoint.exists()
     resumed = quiet_fit(bgm("full", **options), X, checkpoint=checkpoint)
     for name in ATTRIBUTES:
