@@ -43,7 +43,8 @@ class GaussianCodec:
 
     def shapes(self, arrays: dict[str, np.ndarray], n_components: int, n_features: int) -> dict[str, tuple]:
         """The shape each array must have: K = len(weights) components (fewer than
-        n_components after on_collapse='drop'), or None if weights is no such vector."""
+        n_components after on_collapse='drop'); only weights', of n_components, when
+        weights is no vector of 1 to n_components entries."""
         weights = arrays.get("weights")
         if weights is None or weights.ndim != 1 or not 1 <= weights.shape[0] <= n_components:
             return {"weights": (n_components,)}

@@ -388,7 +388,7 @@ def holes_of(r0, nb, pid, n_missing, holes, entries):
     return count
 
 
-LANES = 8  # components per tile of conditional_means: two 256-bit vectors of float64
+LANES = 8  # the component lanes are padded to a multiple of this: two 256-bit vectors of float64
 
 
 @njit(**JIT)
