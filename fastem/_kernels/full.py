@@ -9,8 +9,8 @@ parameters given in that precision; each block's sums are then added to float64 
 Register tiling: an inner loop that reads one row and updates one accumulator row
 (a load and a store per multiply-add) runs at a fraction of the FMA units' rate. Here
 each pass over a block combines four input rows into four outputs (the triangular
-product) or four rows against four (the Gram matrix), so that each load or store
-feeds two or more multiply-adds. Rows past the end of a tile are stood in for
+product) or four rows against two (the Gram matrix), so that each load or store
+feeds one or more multiply-adds. Rows past the end of a tile are stood in for
 by the last row: with a zero coefficient in the product (exact: the rows are finite),
 and their sums dropped in the Gram matrix.
 """
@@ -149,9 +149,12 @@ def locations(shift, coef):
 @njit(**JIT)
 def gram_upper(z, nb, r, shift, scratch, s1, s2):
     """With t_b = z_b - shift: s1[i] += sum_b r_b t_ib and s2[i, j] += sum_b r_b t_ib t_jb
-    for i <= j (the upper triangle), in tiles of four rows i by four columns j (sixteen
-    accumulators: eight loads feed sixteen multiply-adds). The differences are formed as
-    the rows are read, never stored (see full_log_prob).
+    for i <= j (the upper triangle): for each four rows i, u = r t and the tile on the
+    diagonal, then tiles of four rows by two columns j (eight accumulators: six loads feed
+    eight multiply-adds). Tiles of four by four columns (sixteen accumulators) outgrew
+    AVX2's 16 vector registers: 6.2-7.1 G multiply-adds/s on one thread against 9.3-12.5
+    (D = 16, K = 16 and D = 64, K = 32, interleaved). The differences are formed as the rows
+    are read, never stored (see full_log_prob).
     z: (D, B), r: (B,), shift: (D,), scratch: (4, B), s1: (D,), s2: (D, D) float64."""
     wide_vectors()
     n_features = z.shape[0]
@@ -195,36 +198,26 @@ def gram_upper(z, nb, r, shift, scratch, s1, s2):
                 for q in range(t, 4):
                     if i + q <= last:
                         s2[i + t, i + q] += tile[t][q]
-        for j in range(i + 4, n_features, 4):
-            j1, j2, j3 = min(j + 1, last), min(j + 2, last), min(j + 3, last)
-            w0, w1, w2, w3 = z[j], z[j1], z[j2], z[j3]
-            n0, n1, n2, n3 = shift[j], shift[j1], shift[j2], shift[j3]
-            a00 = a01 = a02 = a03 = zero
-            a10 = a11 = a12 = a13 = zero
-            a20 = a21 = a22 = a23 = zero
-            a30 = a31 = a32 = a33 = zero
+        for j in range(i + 4, n_features, 2):  # four rows by two columns: 8 accumulators, which
+            # with their 4 + 2 operands and 2 shifts fit AVX2's 16 vector registers (see gram_upper)
+            j1 = min(j + 1, last)
+            w0, w1 = z[j], z[j1]
+            n0, n1 = shift[j], shift[j1]
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = zero
             for b in range(nb):
                 v0, v1, v2, v3 = u0[b], u1[b], u2[b], u3[b]
-                x0, x1, x2, x3 = w0[b] - n0, w1[b] - n1, w2[b] - n2, w3[b] - n3
+                x0, x1 = w0[b] - n0, w1[b] - n1
                 a00 += v0 * x0
                 a01 += v0 * x1
-                a02 += v0 * x2
-                a03 += v0 * x3
                 a10 += v1 * x0
                 a11 += v1 * x1
-                a12 += v1 * x2
-                a13 += v1 * x3
                 a20 += v2 * x0
                 a21 += v2 * x1
-                a22 += v2 * x2
-                a23 += v2 * x3
                 a30 += v3 * x0
                 a31 += v3 * x1
-                a32 += v3 * x2
-                a33 += v3 * x3
-            tile = ((a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33))
-            for t in range(4):  # columns past the end stood in for row `last`: dropped
-                for q in range(4):
+            tile = ((a00, a01), (a10, a11), (a20, a21), (a30, a31))
+            for t in range(4):  # a column past the end stood in for row `last`: dropped
+                for q in range(2):
                     if j + q <= last:
                         s2[i + t, j + q] += tile[t][q]
 
