@@ -7,6 +7,8 @@
     python -m fastem.bench --bayesian --covariance diag full   # BayesianGaussianMixture, both libraries
     python -m fastem.bench --missing 0.1 --covariance diag full  # 10% NaN, missing="marginalize", vs complete
     python -m fastem.bench --missing 0.1 --pygmmis -n 20000 -d 7 -k 4   # fastem against pygmmis on NaN data
+    python -m fastem.bench --matrix             # the shape matrix, with oneDAL where installed (fastem._matrix)
+    python -m fastem.bench --matrix 5 12 --baseline ../fastem-0.1   # two of its rows, and another fastem
 
 Next to each fastem time it prints this machine's floor for the iteration, measured in
 the same run (fastem's performance model): the largest of the data's bytes over the
@@ -443,8 +445,21 @@ def main(argv: list[str] | None = None) -> int:
                              "complete, interleaved rounds")
     parser.add_argument("--pygmmis", action="store_true",
                         help="with --missing: fastem against pygmmis (if installed), full covariance, same start")
+    parser.add_argument("--matrix", nargs="*", type=int, metavar="ROW",
+                        help="the shape matrix (fastem._matrix.SHAPES), or its rows numbered from 1, against "
+                             "scikit-learn and oneDAL (pip install fastem[peers]); ignores -n -d -k --dtype")
+    parser.add_argument("--rounds", type=int, default=3, help="with --matrix: interleaved rounds (default 3)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="with --matrix: also time the fastem whose source tree is in DIR (a release's checkout)")
     parser.add_argument("--peak-child", choices=("fastem", "sklearn"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.matrix is not None:
+        from ._matrix import SHAPES, matrix
+
+        if any(not 1 <= row <= len(SHAPES) for row in args.matrix):
+            parser.error(f"--matrix rows are numbered 1 to {len(SHAPES)}, got {args.matrix}")
+        matrix(args.matrix, rounds=args.rounds, iterations=args.iterations, baseline=args.baseline)
+        return 0
     if args.missing is not None:
         if not 0.0 <= args.missing < 1.0:
             parser.error(f"--missing must be a fraction in [0, 1), got {args.missing}")

@@ -17,10 +17,10 @@ PREFIXES = ("time_", "peakmem_", "track_", "timeraw_", "mem_")
 def _benchmarks():
     sys.path.insert(0, str(SUITE))
     try:
-        from benchmarks import bench_blocks, bench_em
+        from benchmarks import bench_blocks, bench_em, bench_large
     finally:
         sys.path.remove(str(SUITE))
-    for module in (bench_blocks, bench_em):
+    for module in (bench_blocks, bench_em, bench_large):
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 yield pytest.param(cls, id=f"{module.__name__.split('.')[-1]}.{name}")

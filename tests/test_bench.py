@@ -118,3 +118,34 @@ def test_pygmmis_table_times_both_from_the_same_start_to_the_same_likelihood(cap
     assert set(rows) == {"fastem", "pygmmis"}, out
     assert float(rows["pygmmis"]) == pytest.approx(float(rows["fastem"]), rel=1e-5, abs=1e-5)
     assert re.search(r"pygmmis / fastem: [\d.]+x \(rounds: [\d.]+x [\d.]+x [\d.]+x\)", out), out
+
+
+def test_matrix_times_fastem_beside_its_peers_from_one_start(monkeypatch, capsys):
+    """--matrix: a line per shape with fastem's time over its compute bound, a baseline
+    fastem (here this very tree, imported in a child process: the same model to the bit),
+    oneDAL where installed and scikit-learn, and the libraries' log-likelihoods after the
+    same iterations agreeing."""
+    from pathlib import Path
+
+    from fastem import _matrix
+
+    monkeypatch.setattr(_matrix, "SHAPES", (_matrix.Shape(3000, 3, 2, "diag"), _matrix.Shape(3000, 4, 3, "full")))
+    root = Path(__file__).resolve().parents[1]
+    rows = _matrix.matrix(rounds=1, iterations=1, baseline=str(root))
+    out = capsys.readouterr().out
+    assert "peers: scikit-learn" in out
+    with_onedal = bench._importable("daal4py")
+    for row, text in zip(rows, ("3e3 x 3, K=2 diag", "3e3 x 4, K=3 full"), strict=True):
+        assert row["shape"] == text
+        assert re.search(rf"^{re.escape(text)}\s+[\d.]+\s+[\d.]+x\s+[\d.]+\s+[\d.]+x", out, re.MULTILINE), out
+        assert min(row["fastem"], row["bound"], row["sklearn"]) > 0
+        ll = row["log_likelihoods"]
+        assert set(ll) == {"fastem", "baseline", "sklearn"} | ({"oneDAL"} if with_onedal else set())
+        assert ll["baseline"] == ll["fastem"]  # the same code, the same start
+        for name in ll:
+            assert ll[name] == pytest.approx(ll["fastem"], rel=1e-6), name
+
+
+def test_matrix_rows_are_checked():
+    with pytest.raises(SystemExit):
+        bench.main(["--matrix", "0"])
