@@ -149,3 +149,20 @@ def test_matrix_times_fastem_beside_its_peers_from_one_start(monkeypatch, capsys
 def test_matrix_rows_are_checked():
     with pytest.raises(SystemExit):
         bench.main(["--matrix", "0"])
+
+
+def test_asv_large_profile_times_the_matrix_shapes():
+    """asv's large profile keeps its own copy of the shapes (asv runs commits older than
+    fastem._matrix): it must be the matrix's."""
+    import sys
+    from pathlib import Path
+
+    from fastem import _matrix
+
+    suite = str(Path(__file__).resolve().parents[1] / "asv_benchmarks")
+    sys.path.insert(0, suite)
+    try:
+        from benchmarks import bench_large
+    finally:
+        sys.path.remove(suite)
+    assert [f"{s.n}x{s.d}x{s.k} {s.covariance_type} {s.dtype}" for s in _matrix.SHAPES] == bench_large.SHAPES
