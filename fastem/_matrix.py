@@ -64,21 +64,6 @@ SHAPES = (
 )
 
 
-def mean_log_likelihood(X, covariance_type: str, weights, means, precisions) -> float:
-    """The mean log p(x) of X's rows under the given model, by fastem (one pass)."""
-    from sklearn.exceptions import ConvergenceWarning
-
-    import fastem
-
-    weights = np.asarray(weights, dtype=np.float64)  # a float32 fit's sum to 1 in float32 only
-    weights, means, precisions = weights / weights.sum(), np.asarray(means, np.float64), np.asarray(precisions, np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm = fastem.GaussianMixture(len(weights), covariance_type=covariance_type, max_iter=1, tol=0.0,
-                                    weights_init=weights, means_init=means, precisions_init=precisions).fit(X)
-    return float(gm.lower_bounds_[0])  # the E-step's, under the initial model
-
-
 def onedal_fit(X, covariance_type: str, init: dict, iterations: int, regularization: float | None = None):
     """(seconds, iterations run, (weights, means, precisions)) of oneDAL's EM from init."""
     import daal4py
@@ -106,7 +91,8 @@ def onedal_fit(X, covariance_type: str, init: dict, iterations: int, regularizat
 
 
 def onedal_seconds(X, covariance_type: str, init: dict, m: int, repeat: int = 2):
-    """(seconds per iteration, model after 1 + m, note) of oneDAL, or (None, None, why)."""
+    """(seconds per iteration, model after 1 + m, note) of oneDAL; seconds None if it ran
+    one iteration only, and seconds and model None if it failed (the note says why)."""
     note = ""
     try:
         onedal_fit(X, covariance_type, init, 1)
@@ -193,6 +179,7 @@ def matrix(rows=None, rounds: int = 3, iterations: int = 3, baseline: str | None
         compute_seconds,
         machine_rates,
         make_data,
+        mean_log_likelihood,
         starting_point,
         timed_fits,
     )

@@ -372,6 +372,24 @@ def missing_table(n: int, d: int, k: int, covariance_types, fraction: float, dty
               + " ".join(f"{r:.2f}x" for r in ratios), flush=True)
 
 
+def mean_log_likelihood(X, covariance_type: str, weights, means, precisions, missing: str = "error") -> float:
+    """The mean log p(x) of X's rows (of their observed entries, with missing="marginalize")
+    under the given model, by fastem (one pass)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import fastem
+
+    weights = np.asarray(weights, dtype=np.float64)  # a float32 fit's sum to 1 in float32 only
+    weights, means, precisions = weights / weights.sum(), np.asarray(means, np.float64), np.asarray(precisions, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = fastem.GaussianMixture(len(weights), covariance_type=covariance_type, missing=missing, max_iter=1,
+                                    tol=0.0, weights_init=weights, means_init=means, precisions_init=precisions).fit(X)
+    return float(gm.lower_bounds_[0])  # the E-step's, under the given model
+
+
 def pygmmis_table(n: int, d: int, k: int, fraction: float, rounds: int = 3, m: int = 5) -> None:
     """fastem (missing="marginalize") against pygmmis, the other Python library for
     Gaussian mixtures on incomplete data, full covariance, float64: seconds per EM
@@ -379,12 +397,9 @@ def pygmmis_table(n: int, d: int, k: int, fraction: float, rounds: int = 3, m: i
     per row of the observed entries that each reached after 1 + m iterations (fastem
     evaluates pygmmis's model, whose fit gives each missing entry a huge variance in
     place of marginalising it)."""
-    import warnings
 
     import pygmmis
-    from sklearn.exceptions import ConvergenceWarning
 
-    import fastem
 
     X = make_data(n, d, k, "float64")
     Xm = with_missing(X, fraction)
@@ -400,11 +415,7 @@ def pygmmis_table(n: int, d: int, k: int, fraction: float, rounds: int = 3, m: i
         return time.perf_counter() - start, gmm
 
     def observed_log_likelihood(weights, means, covs) -> float:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gm = fastem.GaussianMixture(k, missing="marginalize", max_iter=1, tol=0.0, weights_init=weights,
-                                        means_init=means, precisions_init=np.linalg.inv(covs)).fit(Xm)
-        return float(gm.lower_bounds_[0])  # the mean log p(x_O) under the given model
+        return mean_log_likelihood(Xm, "full", weights, means, np.linalg.inv(covs), missing="marginalize")
 
     print(f"fastem against pygmmis: N={n:,} D={d} K={k} full float64, {fraction:.0%} of the entries missing at "
           f"random ({np.isnan(Xm).any(axis=1).mean():.1%} of the rows), {m} timed iterations, {rounds} rounds")
