@@ -30,17 +30,13 @@ GROUP_BUDGET = 16 * 2**20  # bytes of per-group sums at most: allocated (zeroed)
 
 @njit(**JIT)
 def block_rows(n_features, itemsize):
-    """Rows per block: 16384 / n_features, at least 128 and at most 256 for float64
-    scratch and 512 for float32 (a multiple of 16, so that the rows of aligned scratch, see
-    _buffers.aligned_empty, stay aligned). The caps keep a block of 16 features within
-    32 KiB, which an L1 cache of 48 KiB can hold while each component's pass reads the
-    block again (512 float64 rows are 64 KiB). One thread, 1e6 x 16,
-    K=16, 512 -> 256 float64 rows: tied 91.6 -> 77.7 ms, full 254.1 -> 242.7, diag
-    99.1 -> 96.1 (4 features: 43.9 -> 41.8); float32 diag at 256 rows ran 10% slower,
-    its block already in 32 KiB at 512. At least 128 rows: with 64 rows of 256 features
-    each tile's pass ran 16 vectors, too few to repay its setup (2e5 x 256, K=8 full, two
-    alternations: 8.42, 8.75 s per iteration with 64 rows; 6.35, 6.04 with 128)."""
-    return max(16, min(2048 // itemsize, max(128, 16384 // max(n_features, 1))) // 16 * 16)
+    """Rows per block: 256 in float64 and 512 in float32 (2 KiB per feature), fewer only
+    where a block would pass 1 MiB (from 1024 float64 features; at least 128 rows); a
+    multiple of 16, so that the rows of aligned scratch (see _buffers.aligned_empty) stay
+    aligned. Shorter rows do not repay a register tile's setup and its final sums; longer
+    blocks fall out of the caches that hold a block while each component's pass reads it
+    again (docs/how_it_works.rst, "Blocks")."""
+    return max(128, min(2048 // itemsize, 2**20 // (itemsize * max(n_features, 1)))) // 16 * 16
 
 
 @njit(**JIT)
