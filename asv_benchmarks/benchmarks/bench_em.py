@@ -2,11 +2,10 @@
 BayesianGaussianMixture's), whole fits, scoring, memory, final log-likelihood, the ratio
 to scikit-learn, and cold start."""
 
-import warnings
 
 import numpy as np
 
-from .common import COVARIANCE_TYPES, DTYPES, make_data, starting_point
+from .common import COVARIANCE_TYPES, DTYPES, fit_quietly, make_data, starting_point
 
 SHAPES = ["20000x16x16", "200000x16x16"]  # rows x features x components
 
@@ -31,9 +30,7 @@ class EMIteration:
         self.init = starting_point(self.X, k, covariance_type)
         self.k = k
         self.gm = GaussianMixture(k, covariance_type=covariance_type, max_iter=1, tol=0.0, **self.init)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.gm.fit(self.X)  # compiles or loads the kernels
+        fit_quietly(self.gm, self.X)  # compiles or loads the kernels
         from fastem._engine import array_chunks, em_pass, m_step
 
         self._pass = lambda: m_step(em_pass(array_chunks(self.X, 1 << 17), self.gm._fitted_params()),
@@ -68,9 +65,7 @@ class BayesianIteration:
         self.X = make_data(n, d, k, dtype)
         bgm = BayesianGaussianMixture(k, covariance_type=covariance_type, max_iter=1, tol=0.0,
                                       init_params="random_from_data", random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            bgm.fit(self.X)  # compiles or loads the kernels
+        fit_quietly(bgm, self.X)  # compiles or loads the kernels
         priors = Priors(bgm.weight_concentration_prior_type, bgm.weight_concentration_prior_,
                         bgm.mean_precision_prior_, bgm.mean_prior_, bgm.degrees_of_freedom_prior_,
                         bgm.covariance_prior_)

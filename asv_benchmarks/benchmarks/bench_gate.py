@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .common import make_data, starting_point
+from .common import fit_quietly, make_data, one_iteration
 
 N_ROWS, N_FEATURES, N_COMPONENTS = 200_000, 16, 16
 SAMPLES = 9  # alternations of the two timings per round
@@ -29,17 +29,10 @@ class GateRatio:
     version = 1
 
     def setup(self, covariance_type):
-        from fastem import GaussianMixture
-
         self.X = make_data(N_ROWS, N_FEATURES, N_COMPONENTS)
-        init = starting_point(self.X, N_COMPONENTS, covariance_type)
-        self.gm = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, max_iter=1, tol=0.0,
-                                  warm_start=True, **init)
+        self.gm = one_iteration(self.X, N_COMPONENTS, covariance_type)
         rng = np.random.default_rng(0)
         self.A, self.B = rng.standard_normal((512, 512)), rng.standard_normal((512, 512))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # max_iter=1 does not converge
-            self.gm.fit(self.X)  # compiles or loads the kernels
 
     def track_iteration_over_matmul(self, covariance_type):
         from threadpoolctl import threadpool_limits
@@ -73,15 +66,8 @@ class Iteration:
     version = 1
 
     def setup(self, covariance_type):
-        from fastem import GaussianMixture
-
         self.X = make_data(1_000_000, N_FEATURES, N_COMPONENTS)
-        init = starting_point(self.X, N_COMPONENTS, covariance_type)
-        self.gm = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, max_iter=1, tol=0.0,
-                                  warm_start=True, **init)
-        self.time_em_iteration(covariance_type)  # compiles or loads the kernels
+        self.gm = one_iteration(self.X, N_COMPONENTS, covariance_type)
 
     def time_em_iteration(self, covariance_type):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # max_iter=1 does not converge
-            self.gm.fit(self.X)
+        fit_quietly(self.gm, self.X)

@@ -4,9 +4,7 @@ shapes beside oneDAL and scikit-learn). Minutes per commit, so it is not in the 
 profile: run it with ``asv run --bench bench_large``. Public API only, so that every
 commit since the first runs it."""
 
-import warnings
-
-from .common import make_data, starting_point
+from .common import fit_quietly, make_data, one_iteration
 
 # rows x features x components covariance dtype, as fastem._matrix.SHAPES
 SHAPES = [
@@ -38,16 +36,10 @@ class LargeIteration:
     version = 1
 
     def setup(self, shape):
-        from fastem import GaussianMixture
-
         size, covariance_type, dtype = shape.split()
         n, d, k = (int(v) for v in size.split("x"))
         self.X = make_data(n, d, k, dtype)
-        init = starting_point(self.X, k, covariance_type)
-        self.gm = GaussianMixture(k, covariance_type=covariance_type, max_iter=1, tol=0.0, warm_start=True, **init)
-        self.time_em_iteration(shape)  # compiles or loads the kernels
+        self.gm = one_iteration(self.X, k, covariance_type)
 
     def time_em_iteration(self, shape):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # max_iter=1 does not converge
-            self.gm.fit(self.X)
+        fit_quietly(self.gm, self.X)
