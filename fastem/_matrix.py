@@ -176,6 +176,7 @@ def matrix(rows=None, rounds: int = 3, iterations: int = 3, baseline: str | None
         FASTEM_ITERATIONS,
         _estimator,
         _importable,
+        blas_description,
         compute_seconds,
         machine_rates,
         make_data,
@@ -191,6 +192,7 @@ def matrix(rows=None, rounds: int = 3, iterations: int = 3, baseline: str | None
           f"({m} timed iterations of fastem, {iterations} of the others); peers: scikit-learn"
           + (", oneDAL (daal4py)" if with_onedal else " (oneDAL: pip install fastem[peers])")
           + (f"; baseline: the fastem in {baseline}" if baseline else ""))
+    print(blas_description())
     header = f"{'shape':<32} {'fastem':>8} {'x bound':>8}"
     if baseline:
         header += f" {'baseline':>9} {'/fastem':>8}"

@@ -185,6 +185,22 @@ def machine_rates(dtype: str = "float64") -> dict:
     return {"bandwidth": bandwidth, "multiply_adds": peak, "skinny_multiply_adds": skinny, "exps": exps}
 
 
+def blas_description() -> str:
+    """NumPy's BLAS as threadpoolctl finds it: library, version and the kernels it chose for
+    this CPU. scikit-learn's matrix products and the bound's square product run on it, and
+    OPENBLAS_CORETYPE, when set, makes OpenBLAS use another CPU's kernels (an AVX2 one's
+    on an AVX-512 core ran the product at half the rate)."""
+    from threadpoolctl import threadpool_info
+
+    found = [f"{lib['internal_api']} {lib['version']}" + (f", {lib['architecture']} kernels" if lib.get("architecture") else "")
+             for lib in threadpool_info() if lib["user_api"] == "blas"]
+    text = "BLAS: " + ("; ".join(found) or "none found")
+    if "OPENBLAS_CORETYPE" in os.environ:
+        text += (f" (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} chose them: unset it for this CPU's own"
+                 " kernels)")
+    return text
+
+
 def multiply_adds(n: int, d: int, k: int, covariance_type: str) -> int:
     """The performance model's multiply-adds of one EM iteration."""
     return covariance(covariance_type).multiply_adds(n, k, d)
@@ -502,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
           f"N={args.n:,} D={args.d} K={args.k} {args.dtype}, {numba.get_num_threads()} threads, "
           f"{FASTEM_ITERATIONS * args.iterations} timed iterations of fastem, {args.iterations} of the others; "
           f"extra peak memory beyond the data ({X.nbytes / 2**20:.0f} MB)")
+    print(blas_description())
     print(f"this machine now: read {rates['bandwidth'] / 1e9:.1f} GB/s, square matrix product "
           f"{rates['multiply_adds'] / 1e9:.1f} G multiply-adds/s (tall-skinny "
           f"{rates['skinny_multiply_adds'] / 1e9:.1f}), vectorised exp {rates['exps'] / 1e9:.2f} G/s")

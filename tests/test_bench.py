@@ -166,3 +166,20 @@ def test_asv_large_profile_times_the_matrix_shapes():
     finally:
         sys.path.remove(suite)
     assert [f"{s.n}x{s.d}x{s.k} {s.covariance_type} {s.dtype}" for s in _matrix.SHAPES] == bench_large.SHAPES
+
+
+def test_blas_description_names_the_library_and_a_forced_coretype(monkeypatch):
+    """The bench's headers say which BLAS ran scikit-learn's products and the bound's, and
+    whether OPENBLAS_CORETYPE chose its kernels for another CPU."""
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    text = bench.blas_description()
+    assert text.startswith("BLAS: ")
+    found = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert found, "NumPy's BLAS not found"
+    for lib in found:
+        assert f"{lib['internal_api']} {lib['version']}" in text
+    assert "OPENBLAS_CORETYPE" not in text
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert "OPENBLAS_CORETYPE=Haswell chose them" in bench.blas_description()
