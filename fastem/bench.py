@@ -188,8 +188,8 @@ def machine_rates(dtype: str = "float64") -> dict:
 def blas_description() -> str:
     """NumPy's BLAS as threadpoolctl finds it: library, version and the kernels it chose for
     this CPU. scikit-learn's matrix products and the bound's square product run on it, and
-    OPENBLAS_CORETYPE, when set, makes OpenBLAS use another CPU's kernels (an AVX2 one's
-    on an AVX-512 core ran the product at half the rate)."""
+    OPENBLAS_CORETYPE, when set, makes OpenBLAS use another CPU's kernels (an AVX2 CPU's
+    on an AVX-512 core)."""
     from threadpoolctl import threadpool_info
 
     found = [f"{lib['internal_api']} {lib['version']}" + (f", {lib['architecture']} kernels" if lib.get("architecture") else "")

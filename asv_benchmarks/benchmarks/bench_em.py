@@ -2,7 +2,6 @@
 BayesianGaussianMixture's), whole fits, scoring, memory, final log-likelihood, the ratio
 to scikit-learn, and cold start."""
 
-
 import numpy as np
 
 from .common import COVARIANCE_TYPES, DTYPES, fit_quietly, make_data, starting_point

@@ -31,7 +31,7 @@ GROUP_BUDGET = 16 * 2**20  # bytes of per-group sums at most: allocated (zeroed)
 @njit(**JIT)
 def block_rows(n_features, itemsize):
     """Rows per block: 256 in float64 and 512 in float32 (2 KiB per feature), fewer only
-    where a block would pass 1 MiB (from 1024 float64 features; at least 128 rows); a
+    where a block would pass 1 MiB (past 512 features; at least 128 rows); a
     multiple of 16, so that the rows of aligned scratch (see _buffers.aligned_empty) stay
     aligned. Shorter rows do not repay a register tile's setup and its final sums; longer
     blocks fall out of the caches that hold a block while each component's pass reads it
