@@ -20,23 +20,25 @@ PARENT = subprocess.run(["git", "rev-parse", "HEAD~1"], cwd=ROOT, check=True, ca
 
 @pytest.fixture
 def fake_measure(monkeypatch):
-    """gate.measure replaced: each worktree's commit gets the ratios of ``speeds``, and the
-    order of the calls is recorded."""
+    """gate.measure replaced: each worktree's commit gets the ratios of ``speeds``; the
+    order of the calls and the thread counts asked for are recorded."""
     calls = []
     speeds = {}
+    threads_seen = set()
 
-    def measure(tree, covariance_types):
+    def measure(tree, covariance_types, threads):
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tree, check=True, capture_output=True,
                                 text=True).stdout.strip()
         calls.append(commit)
+        threads_seen.add(threads)
         return {c: speeds[commit][c] for c in covariance_types}
 
     monkeypatch.setattr(gate, "measure", measure)
-    return calls, speeds
+    return calls, speeds, threads_seen
 
 
 def test_a_slower_head_fails_the_gate(fake_measure):
-    calls, speeds = fake_measure
+    calls, speeds, _ = fake_measure
     speeds[PARENT] = {"diag": 5.0, "full": 14.0}
     speeds[HEAD] = {"diag": 6.5, "full": 14.0}  # diag 1.3x slower
     assert gate.main([PARENT, HEAD, "--rounds", "4"]) == 1
@@ -44,22 +46,24 @@ def test_a_slower_head_fails_the_gate(fake_measure):
 
 
 def test_the_same_speed_passes_and_the_factor_decides(fake_measure):
-    _, speeds = fake_measure
+    _, speeds, threads = fake_measure
     speeds[PARENT] = {"diag": 5.0, "full": 14.0}
     speeds[HEAD] = {"diag": 5.5, "full": 14.0}  # 1.1x
     assert gate.main([PARENT, HEAD, "--rounds", "3"]) == 0
-    assert gate.main([PARENT, HEAD, "--rounds", "3", "--factor", "1.05"]) == 1
+    assert threads == {1}  # one kernel thread unless told
+    assert gate.main([PARENT, HEAD, "--rounds", "3", "--factor", "1.05", "--threads", "2"]) == 1
+    assert threads == {1, 2}
 
 
 def test_the_median_over_rounds_ignores_one_noisy_round(monkeypatch):
     values = iter([{"diag": 5.0}, {"diag": 9.0}, {"diag": 5.0}, {"diag": 5.0}, {"diag": 5.0}, {"diag": 5.1}])
-    monkeypatch.setattr(gate, "measure", lambda tree, covariance_types: next(values))
+    monkeypatch.setattr(gate, "measure", lambda tree, covariance_types, threads: next(values))
     medians = gate.compare(PARENT, HEAD, rounds=3, covariance_types=("diag",), log=lambda _: None)
     assert medians["diag"] == pytest.approx(1.02)  # rounds 1.8x, 1.0x, 1.02x
 
 
 def test_worktrees_are_removed_and_kept_in_a_workdir(fake_measure, tmp_path):
-    _, speeds = fake_measure
+    _, speeds, _ = fake_measure
     speeds[PARENT] = speeds[HEAD] = {"diag": 5.0}
     before = subprocess.run(["git", "worktree", "list"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     gate.compare(PARENT, HEAD, rounds=1, covariance_types=("diag",), log=lambda _: None)
