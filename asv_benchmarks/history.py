@@ -130,7 +130,11 @@ def record(machine, recent=10, every=False):
     """asv run of the profile on the releases and the recent commits, and with every, of
     the headline on each commit that changed the package, each on the commits that lack
     it in results/ only; machine is machine_fields()."""
-    asv("machine", "--yes", *(f"--{key}={value}" for key, value in machine.items()))
+    from asv.machine import Machine
+
+    # asv's own writer of ~/.asv-machine.json; `asv machine --yes` would leave out the
+    # fields equal to its defaults (arch, num_cpu), and the results would start a new graph
+    Machine.load(machine_name=machine["machine"], **machine)
     machine = machine["machine"]
     hashfile = HERE / "releases.txt"  # generated, not kept
     subprocess.run([sys.executable, str(HERE / "releases.py"), "-o", str(hashfile)], check=True)

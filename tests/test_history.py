@@ -78,7 +78,8 @@ def test_committed_results_belong_to_their_machine_and_to_main():
         assert results, folder.name
         for path in results:
             result = json.loads(path.read_text())
-            assert result["params"]["machine"] == folder.name, path.name
+            fields = {key: value for key, value in machine.items() if key != "version"}
+            assert {key: result["params"].get(key) for key in fields} == fields, path.name  # one graph per machine
             assert path.name.startswith(result["commit_hash"][:8])
             assert result["commit_hash"] in MAIN, path.name  # asv publish plots main's first-parent line
 
