@@ -9,10 +9,9 @@ so that a drift of the machine's pace hits both; each measurement is the gate be
 of benchmarks/bench_gate.py: seconds per EM iteration over seconds of a fixed matrix
 product timed in the same process, the kernels on one thread unless told otherwise (on
 a shared 2-core machine a preempted thread stalls the whole parallel pass: rounds on two
-threads scattered
-about twice as widely). The gate fails (exit status 1) when, for some
-covariance type, the median over the rounds of HEAD's ratio over BASE's exceeds the
-factor. The factor comes from the noise measured on the project's 2-core machine
+threads scattered more widely). The gate fails (exit status 1) when, for some covariance
+type, the median over the rounds of HEAD's ratio over BASE's exceeds the factor. The
+factor comes from the noise measured on the project's 2-core machine
 (docs/user_guide/performance.rst, "The regression gate").
 """
 

@@ -85,10 +85,15 @@ def machine_fields(cpuinfo="/proc/cpuinfo"):
                    f"{fields.get('model', '?')}, {_isa(fields)})"}
 
 
+def _revs(*args):
+    """git rev-list of main's first-parent line, oldest first."""
+    return subprocess.run(["git", "rev-list", "--first-parent", "--reverse", *args], cwd=HERE.parent, check=True,
+                          capture_output=True, text=True).stdout.split()
+
+
 def package_commits(branch="main"):
     """The commits of branch's first-parent line that changed PACKAGE, oldest first."""
-    return subprocess.run(["git", "log", "--first-parent", "--reverse", "--format=%H", branch, "--", *PACKAGE],
-                          cwd=HERE.parent, check=True, capture_output=True, text=True).stdout.split()
+    return _revs(branch, "--", *PACKAGE)
 
 
 def asv(*args):
@@ -119,11 +124,6 @@ def lacking(machine, commits, needs):
         return all(key in values and all(i < len(values[key]) and _measured(values[key][i]) for i in indices)
                    for key, indices in needs.items())
     return [commit for commit in commits if not done(commit)]
-
-
-def _revs(*args):
-    return subprocess.run(["git", "rev-list", "--first-parent", "--reverse", *args], cwd=HERE.parent, check=True,
-                          capture_output=True, text=True).stdout.split()
 
 
 def record(machine, recent=10, every=False):
