@@ -238,16 +238,13 @@ def main(argv=None):
     parser.add_argument("--publish", action="store_true", help="asv publish: html/ from results/")
     parser.add_argument("--screenshot", metavar="PNG", help="also a picture of the diag iteration's history")
     args = parser.parse_args(argv)
+    machine = args.machine or machine_name()
     if not args.no_run:
-        machine = machine_fields()
-        if args.machine:
-            machine["machine"] = args.machine
-        record(machine, args.recent, args.all)
+        record({**machine_fields(), "machine": machine}, args.recent, args.all)
     if args.publish or args.screenshot:
         asv("publish")
         vendor()
     if args.screenshot:
-        machine = args.machine or machine_name()
         if not (HERE / "results" / machine / "machine.json").exists():
             raise SystemExit(f"history: no results of machine {machine!r} to picture (--machine NAME)")
         screenshot(args.screenshot, machine)
