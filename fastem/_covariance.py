@@ -289,7 +289,8 @@ class Diag(Covariance):
         return s2 + (2.0 * d * s1 + s0[:, None] * d**2)[:, None, :]
 
     def layout(self, means, rounded, P, dtype):
-        return rounded, np.zeros(means.shape[1]), rounded, P[:, None, :], np.log(P).sum(axis=1)
+        # c: where float64 blocks that pass diag.expand_block's bound are centred
+        return rounded, means.mean(axis=0), rounded, P[:, None, :], np.log(P).sum(axis=1)
 
 
 class Spherical(Diag):
@@ -309,7 +310,7 @@ class Spherical(Diag):
     def layout(self, means, rounded, P, dtype):
         n_features = means.shape[1]
         prec = np.repeat(P[:, None, None], n_features, axis=2)
-        return rounded, np.zeros(n_features), rounded, prec, n_features * np.log(P)
+        return rounded, means.mean(axis=0), rounded, prec, n_features * np.log(P)
 
 
 _TYPES = {c.name: c for c in (Full(), Tied(), Diag(), Spherical())}

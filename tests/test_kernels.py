@@ -39,7 +39,9 @@ def scale(X):
 
 
 # Feature counts 1 to 20 cross the kernels' tile edges (four-row passes, two-by-four Gram tiles).
-@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 1, 2), (1000, 3, 4), (600, 5, 3), (500, 7, 3), (777, 8, 5), (300, 13, 2), (3000, 20, 3)])
+# 37 and 64 components run diag's expanded form (diag.EXPANDED_MIN_COMPONENTS) in float64.
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 1, 2), (1000, 3, 4), (600, 5, 3), (500, 7, 3), (777, 8, 5), (300, 13, 2), (3000, 20, 3),
+                                   (700, 9, 37), (600, 4, 64)])
 def test_em_pass_matches_reference(covariance_type, dtype, shape, rng):
     n, n_features, n_components = shape
     params = random_params(covariance_type, n_components, n_features, rng)
@@ -87,6 +89,98 @@ def test_full_keeps_precision_for_components_far_from_the_centre(rng):
     np.testing.assert_allclose(stats.s0, s0, rtol=1e-9)
     np.testing.assert_allclose(stats.s1, s1, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(_symmetric(stats.s2), s2, rtol=1e-9, atol=1e-9)
+
+
+def _expanded_case(rng, n_components=37, n_features=9, tight=False):
+    """Data and diag params 1e6 from the origin with EXPANDED_MIN_COMPONENTS or more
+    components; tight: one component a millionth as wide, far from the others, which puts
+    the expanded form's rounding past diag.EXPANDED_ERROR."""
+    params = random_params("diag", n_components, n_features, rng, offset=1e6)
+    cov = params.covariances.copy()
+    if tight:
+        cov[0] *= 1e-12
+    params = Params("diag", params.weights, params.means, cov, precision_cholesky(cov, "diag"))
+    X = 1e6 + rng.normal(scale=2.0, size=(1000, n_features))
+    X[:50] = params.means[0] + np.sqrt(cov[0]) * rng.standard_normal((50, n_features))
+    return X, params
+
+
+def _block(X, params):
+    """The first block of X as the fused pass sees it: (xT (D, B), kernel params, coef)."""
+    kp = KernelParams.from_params(params)
+    coef, _, _ = _kernels._buffers.block_params(_kernels.DIAG, kp.loc, kp.center, kp.prec)
+    return np.ascontiguousarray(X[:256].T), kp, coef
+
+
+@pytest.mark.parametrize("tight", [False, True])
+def test_expand_block_follows_the_bound(tight, rng):
+    X, params = _expanded_case(rng, tight=tight)
+    xT, kp, coef = _block(X, params)
+    sq = np.full_like(xT, np.nan)
+    reach = np.abs(X[:256] - kp.center).max(axis=0)
+    worst = (((coef[:, 0] * reach + np.abs(coef[:, 3])) ** 2).sum(axis=1)).max()
+    expanded = _kernels.diag.expand_block(xT, 256, kp.center, coef, sq)
+    assert expanded == (worst * np.finfo(np.float64).eps <= _kernels.diag.EXPANDED_ERROR) == (not tight)
+    if expanded:  # centred in place, squares beside
+        np.testing.assert_array_equal(xT, (X[:256] - kp.center).T)
+        np.testing.assert_array_equal(sq, xT * xT)
+    else:  # the block is left for the shifted kernels
+        np.testing.assert_array_equal(xT, X[:256].T)
+
+
+def test_expand_block_refuses_float32_few_components_and_nan(rng):
+    X, params = _expanded_case(rng)
+    xT, kp, coef = _block(X, params)
+    sq = np.empty_like(xT)
+    assert not _kernels.diag.expand_block(xT.astype(np.float32), 256, kp.center.astype(np.float32),
+                                          coef.astype(np.float32), sq.astype(np.float32))
+    few = _kernels.diag.EXPANDED_MIN_COMPONENTS - 1
+    assert not _kernels.diag.expand_block(xT.copy(), 256, kp.center, np.ascontiguousarray(coef[:few]), sq)
+    xT[3, 17] = np.nan
+    assert not _kernels.diag.expand_block(xT, 256, kp.center, coef, sq)
+
+
+def test_expanded_kernels_match_reference(rng):
+    """The expanded log-densities and moments against the direct formulas (37 components:
+    a tile edge; 9 features: odd)."""
+    X, params = _expanded_case(rng)
+    xT, kp, coef = _block(X, params)
+    sq = np.empty_like(xT)
+    assert _kernels.diag.expand_block(xT, 256, kp.center, coef, sq)
+    logp = np.empty((37, 256))
+    _kernels.diag.diag_expanded_log_prob(xT, sq, 250, coef, kp.log_norm, logp)
+    p = kp.prec[:, 0]
+    ref = kp.log_norm[:, None] - 0.5 * (((X[:250, None, :] - kp.loc[None]) * p[None]) ** 2).sum(axis=2).T
+    np.testing.assert_allclose(logp[:, :250], ref, rtol=1e-12, atol=1e-9)
+    resp = rng.uniform(size=(37, 256))
+    s0, s1, s2 = np.zeros(37), np.zeros((37, 9)), np.zeros((37, 1, 9))
+    _kernels.diag.diag_expanded_accumulate(xT, sq, 250, kp.loc, kp.center, resp, s0, s1, s2)
+    t = X[None, :250, :] - kp.loc[:, None, :]  # (K, B, D), around the means
+    r = resp[:, :250, None]
+    np.testing.assert_allclose(s0, resp[:, :250].sum(axis=1), rtol=1e-13)
+    np.testing.assert_allclose(s1, (r * t).sum(axis=1), rtol=1e-9, atol=1e-9 * 250)
+    np.testing.assert_allclose(s2[:, 0], (r * t * t).sum(axis=1), rtol=1e-9)
+
+
+def test_diag_keeps_precision_past_the_expanded_bound(rng):
+    """A component a millionth as wide as the others: the expanded form would move its
+    rows' log-densities by more than 1e-9; the fused pass runs those blocks shifted and
+    matches the reference to 1e-9, as it does where the bound holds."""
+    for tight in (False, True):
+        X, params = _expanded_case(rng, tight=tight)
+        stats = em_pass(array_chunks(X, 1000), params)
+        log_density, resp = naive.e_step(X, params.weights, params.means, params.covariances, "diag")
+        np.testing.assert_allclose(score_pass([X], params, len(X))[0], log_density, rtol=0, atol=1e-9)
+        assert stats.loglik == pytest.approx(float(log_density.sum()), rel=1e-12)
+        s0, s1, s2 = naive.moments(X, resp, stats.shift)
+        np.testing.assert_allclose(stats.s0, s0, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(stats.s1, s1, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(stats.s2[:, 0, :], np.diagonal(s2, axis1=1, axis2=2), rtol=1e-9, atol=1e-12)
+    xT, kp, coef = _block(X, params)  # the tight case, forced through the expanded kernel
+    centred = xT - kp.center[:, None]
+    logp = np.empty((37, 256))
+    _kernels.diag.diag_expanded_log_prob(centred, centred * centred, 256, coef, kp.log_norm, logp)
+    assert np.abs(logp[0, :50] - log_density[:50] + np.log(resp[:50, 0])).max() > 1e-9
 
 
 def test_m_step_matches_reference(covariance_type, rng):
@@ -270,8 +364,9 @@ def test_chunked_equals_one_chunk(covariance_type, chunk_size, rng):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_thread_count_does_not_change_bits(covariance_type, rng):
-    params = random_params(covariance_type, 5, 7, rng)
+@pytest.mark.parametrize("n_components", [5, 33])  # 33: diag's expanded form in float64
+def test_thread_count_does_not_change_bits(covariance_type, n_components, rng):
+    params = random_params(covariance_type, n_components, 7, rng)
     X = rng.normal(size=(50_000, 7))
     kp = KernelParams.from_params(params)
     results = []
@@ -283,7 +378,7 @@ def test_thread_count_does_not_change_bits(covariance_type, rng):
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         results.append((stats.loglik, stats.s0, stats.s1, stats.s2, log_density, labels, resp))
-    assert kp.loc.shape == (5, 7)
+    assert kp.loc.shape == (n_components, 7)
     for other in results[1:]:
         assert other[0] == results[0][0]
         for a, b in zip(other[1:], results[0][1:], strict=False):

@@ -9,7 +9,7 @@ time. NumPy does these few allocations and additions at the same speed.
 
 import numpy as np
 
-from ._options import FULL, block_rows, n_groups, n_slots
+from ._options import DIAG, FULL, block_rows, n_groups, n_slots
 from .full import locations, padded_upper
 
 # The partition's rules, run as Python (the same functions the jitted code calls).
@@ -51,8 +51,14 @@ def block_params(family, loc, center, prec):
     """The parameters as the block functions take them: (factors, E-step locations, M-step
     shifts). Full: the blocks are centred on c as tied's are; the factors padded
     (full.padded_upper), the log-densities' locations from full.locations, and the moments
-    taken around mu_k - c (in X's precision, as the engine's Stats.shift records). Tied and
-    diag: (prec, loc, loc)."""
+    taken around mu_k - c (in X's precision, as the engine's Stats.shift records). Tied:
+    (prec, loc, loc). Diag: (coef, loc, loc) with coef (K, 4, D) = [p, -p^2 / 2,
+    p^2 (m - c), p (m - c)] in X's precision, p = prec[:, 0]: the shifted kernel's factors
+    and the expanded form's (diag.expand_block)."""
+    if family == DIAG:
+        p = prec[:, 0].astype(np.float64)
+        reach = p * (loc.astype(np.float64) - center)
+        return np.stack([p, -0.5 * p * p, p * reach, reach], axis=1).astype(prec.dtype), loc, loc
     if family != FULL:
         return prec, loc, loc
     shift = loc - center  # in loc's precision, elementwise: as the kernels round it

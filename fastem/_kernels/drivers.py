@@ -16,10 +16,11 @@ Arguments shared by the block functions (parameters in X's precision, statistics
     weight   (n,) float64 sample weights, or (0,) for unit weights
     family   FULL, TIED or DIAG (see _options)
     loc      (K, D) component locations: the means (full, diag), P^T (mu_k - c) (tied)
-    center   (D,) the global shift c (full, tied: blocks are centred on it; ignored for
-             diag); full's statistics are around c + (loc_k - c), the difference rounded
-             to X's precision
+    center   (D,) the global shift c (full, tied: blocks are centred on it; diag: the
+             blocks that run the expanded form are); full's statistics are around
+             c + (loc_k - c), the difference rounded to X's precision
     prec     (K, D, D) full, (1, D, D) tied, (K, 1, D) diag: precision Cholesky factors
+             (the drivers' coef: _buffers.block_params)
     log_norm (K,) log weight_k + log det P_k - D log(2 pi) / 2
 Statistics (outputs, added to): s0 (K,), s1 (K, D), s2 shaped like prec.
 """
@@ -30,7 +31,7 @@ from numba import njit, prange
 from ._exp import exp_shifted, log_positive
 from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, wide_vectors
 from ._tile import prefetch_line, transpose8
-from .diag import diag_accumulate, diag_log_prob
+from .diag import diag_accumulate, diag_expanded_accumulate, diag_expanded_log_prob, diag_log_prob, expand_block
 from .full import full_accumulate, full_log_prob
 from .tied import center_block, tied_accumulate, tied_log_prob
 
@@ -166,6 +167,7 @@ def family_drivers(family):
                     nb = min(rows, n - r0)
                     wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
                     load_block(X, weight, r0, nb, xT[s], wb)
+                    expanded = False
                     if given:  # the statistics under resp: tied's moments are around c
                         if family == TIED:
                             center_block(xT[s], nb, center)
@@ -179,6 +181,9 @@ def family_drivers(family):
                             full_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1:6], logp[s])
                         elif family == TIED:
                             tied_log_prob(xT[s], nb, e_loc, coef, log_norm, work[s], vec[s, 1], logp[s])
+                        elif expand_block(xT[s], nb, center, coef, work[s]):
+                            expanded = True
+                            diag_expanded_log_prob(xT[s], work[s], nb, coef, log_norm, logp[s])
                         else:
                             diag_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1], logp[s])
                         normalize_block(logp[s], nb, top, total, X, r0 + rows)
@@ -212,6 +217,8 @@ def family_drivers(family):
                         full_accumulate(xT[s], nb, m_loc, logp[s], vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
                     elif family == TIED:
                         tied_accumulate(xT[s], nb, logp[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
+                    elif expanded:
+                        diag_expanded_accumulate(xT[s], work[s], nb, m_loc, center, logp[s], g_s0[g], g_s1[g], g_s2[g])
                     else:
                         diag_accumulate(xT[s], nb, m_loc, logp[s], g_s0[g], g_s1[g], g_s2[g])
 
