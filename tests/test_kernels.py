@@ -128,16 +128,23 @@ def test_expand_block_follows_the_bound(tight, rng):
         np.testing.assert_array_equal(xT, X[:256].T)
 
 
-def test_expand_block_refuses_float32_few_components_and_nan(rng):
+def test_expand_block_refuses_float32_and_nan(rng):
     X, params = _expanded_case(rng)
     xT, kp, coef = _block(X, params)
     sq = np.empty_like(xT)
     assert not _kernels.diag.expand_block(xT.astype(np.float32), 256, kp.center.astype(np.float32),
                                           coef.astype(np.float32), sq.astype(np.float32))
-    few = _kernels.diag.EXPANDED_MIN_COMPONENTS - 1
-    assert not _kernels.diag.expand_block(xT.copy(), 256, kp.center, np.ascontiguousarray(coef[:few]), sq)
     xT[3, 17] = np.nan
     assert not _kernels.diag.expand_block(xT, 256, kp.center, coef, sq)
+
+
+def test_expanded_form_from_32_float64_diag_components():
+    least = _kernels.diag.EXPANDED_MIN_COMPONENTS
+    assert least == 32
+    assert _kernels.expanded_form(_kernels.DIAG, np.float64, least)
+    assert not _kernels.expanded_form(_kernels.DIAG, np.float64, least - 1)
+    assert not _kernels.expanded_form(_kernels.DIAG, np.float32, 256)
+    assert not _kernels.expanded_form(_kernels.FULL, np.float64, 256)
 
 
 def test_expanded_kernels_match_reference(rng):
@@ -398,8 +405,8 @@ def _kernel_dispatchers():
         for name, obj in inspect.getmembers(module):
             if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == module.__name__:
                 yield f"{module.__name__}.{name}", obj
-    for family, fused in _kernels._FUSED.items():  # the closures of drivers.family_drivers
-        yield f"fastem._kernels.drivers.fused_pass[{family}]", fused
+    for (family, form), fused in _kernels._FUSED.items():  # the closures of drivers.family_drivers
+        yield f"fastem._kernels.drivers.fused_pass[{family}, {form}]", fused
 
 
 def test_every_kernel_uses_the_shared_options():
@@ -414,7 +421,7 @@ def test_every_kernel_uses_the_shared_options():
         assert "ninf" not in options["fastmath"], name
     parallel = {name for name, d in found.items() if d.targetoptions.get("parallel")}
     assert parallel == {
-        *(f"fastem._kernels.drivers.fused_pass[{family}]" for family in (_options.FULL, _options.TIED, _options.DIAG)),
+        *(f"fastem._kernels.drivers.fused_pass[{family}, {form}]" for family, form in _kernels._FUSED),
         "fastem._kernels.kmeans.lloyd_accumulate",
         "fastem._kernels.missing.em_diag",
         "fastem._kernels.missing.masked_pass",

@@ -9,12 +9,22 @@ import numba
 import numpy as np
 
 from . import _buffers, drivers, kmeans, missing
-from ._options import DIAG, FULL, TIED, block_rows
+from ._options import DIAG, EXPANDED, FULL, SHIFTED, TIED, block_rows
+from .diag import EXPANDED_MIN_COMPONENTS
 from .drivers import first_nonfinite
 from .full import locations, padded_upper
 from .missing import first_bad_row
 
-_FUSED = {family: drivers.family_drivers(family)[0] for family in (FULL, TIED, DIAG)}
+_FUSED = {(family, SHIFTED): drivers.family_drivers(family)[0] for family in (FULL, TIED, DIAG)}
+_FUSED[DIAG, EXPANDED] = drivers.family_drivers(DIAG, EXPANDED)[0]
+
+
+def expanded_form(family, dtype, n_components):
+    """Whether chunks of this family, dtype and component count run the driver with diag's
+    expanded form (diag.expand_block): float64 diag with EXPANDED_MIN_COMPONENTS or more
+    components. Below that, the bound's pass over each block costs about what the form
+    saves, and the driver compiles without it."""
+    return family == DIAG and np.dtype(dtype) == np.float64 and n_components >= EXPANDED_MIN_COMPONENTS
 
 __all__ = [
     "DIAG",
@@ -23,6 +33,7 @@ __all__ = [
     "block_rows",
     "em_accumulate",
     "em_accumulate_missing",
+    "expanded_form",
     "first_bad_row",
     "first_nonfinite",
     "lloyd_accumulate",
@@ -68,8 +79,9 @@ def _pass(X, weight, family, resp, e_loc, center, coef, log_norm, m_loc, stats, 
     are added to, and the return is sum_n w_n log p(x_n) (0 with given responsibilities)."""
     n_components = log_norm.shape[0] if resp.shape[0] == 0 else resp.shape[1]
     rows, n_blocks, groups, slots, scratch, sums, g_ll, g_low, g_low_row = _setup(X, n_components, stats, worst)
-    _FUSED[family](X, weight, resp, rows, n_blocks, groups, slots, e_loc, center, coef, log_norm, m_loc, *scratch,
-                   *sums, g_ll, g_low, g_low_row, *outputs)
+    form = EXPANDED if expanded_form(family, X.dtype, n_components) else SHIFTED
+    _FUSED[family, form](X, weight, resp, rows, n_blocks, groups, slots, e_loc, center, coef, log_norm, m_loc,
+                         *scratch, *sums, g_ll, g_low, g_low_row, *outputs)
     return _finish(stats, sums, g_ll, g_low, g_low_row, X, worst) if stats else 0.0
 
 

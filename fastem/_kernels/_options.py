@@ -23,6 +23,12 @@ FULL = 0
 TIED = 1
 DIAG = 2
 
+# Forms of a family's driver: SHIFTED only, or EXPANDED, which runs diag's expanded form
+# where its bound allows (diag.expand_block) and the shifted one elsewhere; a fit compiles
+# one of the two (_kernels.expanded_form chooses).
+SHIFTED = 0
+EXPANDED = 1
+
 MAX_GROUPS = 64  # row groups per call: the unit of parallel work, fixed by data size
 GROUP_BUDGET = 16 * 2**20  # bytes of per-group sums at most: allocated (zeroed) per call, so kept to
 # a size the allocator recycles (64 MB for D=64, K=32 full cost 73,000 page faults per pass)

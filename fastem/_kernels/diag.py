@@ -128,7 +128,8 @@ def diag_accumulate(xT, nb, loc, resp, s0, s1, s2):
 # block's rows and components, is kept below EXPANDED_ERROR, or the block runs the shifted
 # kernels (float32 blocks always do: eps = 6e-8 leaves no room). Below
 # EXPANDED_MIN_COMPONENTS components the bound's pass over the block costs about what the
-# form saves (docs/how_it_works.rst, "The expanded diag form").
+# form saves (docs/how_it_works.rst, "The expanded diag form"), and fits run drivers
+# without it.
 EXPANDED_ERROR = 1e-9
 EXPANDED_MIN_COMPONENTS = 32
 EXPANDED_LIMIT = EXPANDED_ERROR / float(np.finfo(np.float64).eps)  # the largest sum allowed
@@ -140,8 +141,9 @@ def expand_block(xT, nb, center, coef, sq):
     """Whether the expanded form keeps this block's log-densities and moments to
     EXPANDED_ERROR for every component; if so, xT[:, :nb] is centred on c and
     sq[:, :nb] holds its squares. coef (K, 4, D): _buffers.block_params' diag factors.
-    Always False for float32 blocks and below EXPANDED_MIN_COMPONENTS."""
-    if single_precision(xT) or coef.shape[0] < EXPANDED_MIN_COMPONENTS:
+    Always False for float32 blocks. Called by the EXPANDED drivers only, which a fit
+    runs from EXPANDED_MIN_COMPONENTS components (_kernels.expanded_form)."""
+    if single_precision(xT):
         return False
     wide_vectors()
     n_features = xT.shape[0]

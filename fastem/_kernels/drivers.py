@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._exp import exp_shifted, log_positive
-from ._options import DIAG, FULL, JIT, PARALLEL_JIT, TIED, wide_vectors
+from ._options import DIAG, EXPANDED, FULL, JIT, PARALLEL_JIT, SHIFTED, TIED, wide_vectors
 from ._tile import prefetch_line, transpose8
 from .diag import diag_accumulate, diag_expanded_accumulate, diag_expanded_log_prob, diag_log_prob, expand_block
 from .full import full_accumulate, full_log_prob
@@ -125,13 +125,14 @@ def accumulate_block(family, xT, nb, loc, resp, wb, scratch, s0, s1, s2):
         diag_accumulate(xT, nb, loc, resp, s0, s1, s2)
 
 
-def family_drivers(family):
-    """The drivers of one covariance family, ``(fused_pass,)``: a closure over ``family``, a
-    constant to Numba, which prunes the other families' branches before typing, so that a
-    fit compiles one family's block functions. (Branches in a called function are not
-    pruned, even with the family passed as a literal: so the driver holds log_prob_block's
-    and accumulate_block's branches itself.) A closure over an int is cached on disk like a
-    module function, once per family."""
+def family_drivers(family, form=SHIFTED):
+    """The drivers of one covariance family, ``(fused_pass,)``: a closure over ``family``
+    and ``form`` (SHIFTED, or EXPANDED for diag), constants to Numba, which prunes the other
+    families' and forms' branches before typing, so that a fit compiles one family's block
+    functions in one form. (Branches in a called function are not pruned, even with the
+    family passed as a literal: so the driver holds log_prob_block's and
+    accumulate_block's branches itself.) A closure over ints is cached on disk like a
+    module function, once per family and form."""
 
     @njit(**PARALLEL_JIT)
     def fused_pass(X, weight, resp, rows, n_blocks, groups, slots, e_loc, center, coef, log_norm, m_loc, xT, work,
@@ -167,7 +168,7 @@ def family_drivers(family):
                     nb = min(rows, n - r0)
                     wb, factor, top, total = vec[s, 0], vec[s, 1], vec[s, 2], vec[s, 3]
                     load_block(X, weight, r0, nb, xT[s], wb)
-                    expanded = False
+                    centred = False  # by expand_block: the block runs the expanded form
                     if given:  # the statistics under resp: tied's moments are around c
                         if family == TIED:
                             center_block(xT[s], nb, center)
@@ -181,8 +182,10 @@ def family_drivers(family):
                             full_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1:6], logp[s])
                         elif family == TIED:
                             tied_log_prob(xT[s], nb, e_loc, coef, log_norm, work[s], vec[s, 1], logp[s])
+                        elif form == SHIFTED:
+                            diag_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1], logp[s])
                         elif expand_block(xT[s], nb, center, coef, work[s]):
-                            expanded = True
+                            centred = True
                             diag_expanded_log_prob(xT[s], work[s], nb, coef, log_norm, logp[s])
                         else:
                             diag_log_prob(xT[s], nb, e_loc, coef, log_norm, vec[s, 1], logp[s])
@@ -217,7 +220,7 @@ def family_drivers(family):
                         full_accumulate(xT[s], nb, m_loc, logp[s], vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
                     elif family == TIED:
                         tied_accumulate(xT[s], nb, logp[s], wb, vec[s, 2:6], g_s0[g], g_s1[g], g_s2[g])
-                    elif expanded:
+                    elif form == EXPANDED and centred:
                         diag_expanded_accumulate(xT[s], work[s], nb, m_loc, center, logp[s], g_s0[g], g_s1[g], g_s2[g])
                     else:
                         diag_accumulate(xT[s], nb, m_loc, logp[s], g_s0[g], g_s1[g], g_s2[g])
