@@ -33,7 +33,8 @@ def compile_kernels(covariance_types=COVARIANCE_TYPES, dtypes=("float64",), miss
     Each combination runs a fit of 600 rows and its predictions, which reach every kernel
     a fit of that covariance type and dtype uses: k-means initialisation, the fused pass,
     and per-row scoring; for diag and spherical in float64 also a fit of 32 components,
-    whose fused pass has the expanded form (see docs/how_it_works.rst). The kernels are cached where Numba keeps its cache
+    whose fused pass has the expanded form where the CPU gains by it (see
+    docs/how_it_works.rst). The kernels are cached where Numba keeps its cache
     (``NUMBA_CACHE_DIR`` if set, else beside the installed package), so a later process
     with the same cache directory, CPU and fastem version loads them in well under a
     second instead of compiling them.
@@ -62,6 +63,8 @@ def compile_kernels(covariance_types=COVARIANCE_TYPES, dtypes=("float64",), miss
     >>> sorted(seconds)
     [('diag', 'float64', False)]
     """
+    from ._kernels import DIAG, expanded_form
+    from ._kernels.diag import EXPANDED_MIN_COMPONENTS
     from .mixture import GaussianMixture
 
     unknown = [c for c in covariance_types if c not in COVARIANCE_TYPES]
@@ -82,14 +85,12 @@ def compile_kernels(covariance_types=COVARIANCE_TYPES, dtypes=("float64",), miss
                     gm.fit(X)
                 gm.predict_proba(X)
                 gm.score_samples(X)
-                if covariance_type in ("diag", "spherical") and dtype == "float64" and not with_missing:
-                    from ._kernels.diag import EXPANDED_MIN_COMPONENTS  # and the driver of the expanded form
-
-                    many = GaussianMixture(EXPANDED_MIN_COMPONENTS, covariance_type=covariance_type, max_iter=1,
-                                           random_state=0)
+                many = EXPANDED_MIN_COMPONENTS  # and the expanded form's driver, where a fit runs it
+                if covariance_type in ("diag", "spherical") and not with_missing and expanded_form(DIAG, dtype, many):
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        many.fit(X).score_samples(X)
+                        GaussianMixture(many, covariance_type=covariance_type, max_iter=1, random_state=0).fit(
+                            X).score_samples(X)
                 took = time.perf_counter() - start
                 seconds[covariance_type, dtype, with_missing] = took
                 if report is not None:

@@ -138,13 +138,22 @@ def test_expand_block_refuses_float32_and_nan(rng):
     assert not _kernels.diag.expand_block(xT, 256, kp.center, coef, sq)
 
 
-def test_expanded_form_from_32_float64_diag_components():
+def test_expanded_form_from_32_float64_diag_components(monkeypatch):
     least = _kernels.diag.EXPANDED_MIN_COMPONENTS
     assert least == 32
-    assert _kernels.expanded_form(_kernels.DIAG, np.float64, least)
+    assert _kernels.expanded_form(_kernels.DIAG, np.float64, least)  # conftest: as on a CPU where it pays
     assert not _kernels.expanded_form(_kernels.DIAG, np.float64, least - 1)
     assert not _kernels.expanded_form(_kernels.DIAG, np.float32, 256)
     assert not _kernels.expanded_form(_kernels.FULL, np.float64, 256)
+    monkeypatch.setattr(_kernels, "EXPANDED_PAYS", False)
+    assert not _kernels.expanded_form(_kernels.DIAG, np.float64, 256)
+
+
+def test_expanded_form_pays_on_intel_cores_only():
+    for name in ("skylake-avx512", "icelake-server", "sapphirerapids", "haswell", "generic"):
+        assert _kernels.expanded_pays(name), name
+    for name in ("znver2", "znver4", "znver5"):
+        assert not _kernels.expanded_pays(name), name
 
 
 def test_expanded_kernels_match_reference(rng):

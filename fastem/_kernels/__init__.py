@@ -5,6 +5,7 @@ sums (_buffers), reads Numba's current thread count per call (a jitted function 
 it could not be cached on disk), and adds the groups' sums in group order.
 """
 
+import llvmlite.binding
 import numba
 import numpy as np
 
@@ -19,21 +20,37 @@ _FUSED = {(family, SHIFTED): drivers.family_drivers(family)[0] for family in (FU
 _FUSED[DIAG, EXPANDED] = drivers.family_drivers(DIAG, EXPANDED)[0]
 
 
+def expanded_pays(cpu_name):
+    """Whether a CPU of LLVM's name ``cpu_name`` runs diag's expanded form faster. On
+    Intel's cores the shifted form's subtractions take the multiply-add units' turns, and
+    the expanded form's EM pass was up to 1.22x faster; AMD's Zen cores (``znver*``)
+    subtract on adders of their own, and there it was no faster in an EM pass and
+    1.2-1.3x slower in predict (docs/user_guide/performance.rst)."""
+    return not cpu_name.startswith("znver")
+
+
+EXPANDED_PAYS = expanded_pays(llvmlite.binding.get_host_cpu_name())
+
+
 def expanded_form(family, dtype, n_components):
     """Whether chunks of this family, dtype and component count run the driver with diag's
     expanded form (diag.expand_block): float64 diag with EXPANDED_MIN_COMPONENTS or more
-    components. Below that, the bound's pass over each block costs about what the form
-    saves, and the driver compiles without it."""
-    return family == DIAG and np.dtype(dtype) == np.float64 and n_components >= EXPANDED_MIN_COMPONENTS
+    components, on a CPU where it pays (EXPANDED_PAYS). Below that count, the bound's pass
+    over each block costs about what the form saves, and the driver compiles without it."""
+    return (EXPANDED_PAYS and family == DIAG and np.dtype(dtype) == np.float64
+            and n_components >= EXPANDED_MIN_COMPONENTS)
+
 
 __all__ = [
     "DIAG",
+    "EXPANDED_PAYS",
     "FULL",
     "TIED",
     "block_rows",
     "em_accumulate",
     "em_accumulate_missing",
     "expanded_form",
+    "expanded_pays",
     "first_bad_row",
     "first_nonfinite",
     "lloyd_accumulate",
